@@ -1,0 +1,95 @@
+//! Cancelling a running statement: a CancelRequest over a fresh socket, with
+//! the same transport (and TLS) as the connection it belongs to.
+
+use std::future::Future;
+use std::time::Duration;
+
+use postgres_protocol::message::frontend;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::config::SslMode;
+use super::connect::{Target, negotiate_tls, open};
+use super::error::Error;
+use super::stream::Stream;
+use super::tls::TlsSetup;
+
+/// How long a cancel request may take before it is given up.
+const CANCEL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A handle that cancels whatever its connection is running. Cheap to clone
+/// and usable while the connection itself is busy.
+#[derive(Clone)]
+pub struct CancelToken {
+    target: Target,
+    tls: Option<TlsSetup>,
+    process_id: i32,
+    secret_key: i32,
+}
+
+impl std::fmt::Debug for CancelToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret key is a credential for cancelling: keep it out of logs.
+        f.debug_struct("CancelToken")
+            .field("target", &self.target)
+            .field("process_id", &self.process_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CancelToken {
+    pub(crate) fn new(target: Target, tls: Option<TlsSetup>, process_id: i32, secret_key: i32) -> Self {
+        CancelToken { target, tls, process_id, secret_key }
+    }
+
+    /// The server process id of the connection.
+    pub fn process_id(&self) -> i32 {
+        self.process_id
+    }
+
+    /// Asks the server to cancel the connection's current statement. Returns
+    /// once the server has taken the request; the statement then ends with
+    /// SQLSTATE 57014 on its own connection.
+    pub async fn cancel(&self) -> Result<(), Error> {
+        tokio::time::timeout(CANCEL_TIMEOUT, self.send()).await.map_err(|_| Error::ConnectTimeout(CANCEL_TIMEOUT))?
+    }
+
+    async fn send(&self) -> Result<(), Error> {
+        let socket = open(&self.target).await?;
+        let mut stream = match (socket, &self.tls) {
+            (Stream::Tcp(tcp), Some(tls)) => negotiate_tls(tcp, tls, SslMode::Require).await?.0,
+            (socket, _) => socket,
+        };
+        let mut buf = bytes::BytesMut::with_capacity(16);
+        frontend::cancel_request(self.process_id, self.secret_key, &mut buf);
+        stream.write_all(&buf).await.map_err(Error::lost)?;
+        stream.flush().await.map_err(Error::lost)?;
+        // The server answers nothing and closes once the request is handled.
+        let mut scratch = [0u8; 64];
+        while let Ok(n) = stream.read(&mut scratch).await {
+            if n == 0 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `query`; if it is not done within `limit`, cancels it on the server,
+    /// waits for it to end and reports [`Error::Timeout`].
+    pub async fn run_with_timeout<T>(
+        &self,
+        limit: Duration,
+        query: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        tokio::pin!(query);
+        tokio::select! {
+            result = &mut query => result,
+            () = tokio::time::sleep(limit) => {
+                self.cancel().await?;
+                match query.await {
+                    Err(e) if e.code() == Some("57014") => Err(Error::Timeout(limit)),
+                    other => other,
+                }
+            }
+        }
+    }
+}

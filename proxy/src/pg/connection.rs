@@ -1,0 +1,323 @@
+//! An open connection: runs queries (simple protocol for SQL a person typed,
+//! extended protocol with text parameters for SQL pgdoor builds), streams
+//! their output into a [`Sink`], and keeps itself in a known state even when
+//! a caller gives up half-way.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::time::Instant;
+
+use fallible_iterator::FallibleIterator;
+use postgres_protocol::IsNull;
+use postgres_protocol::message::backend::{Message, RowDescriptionBody};
+use postgres_protocol::message::frontend::{self, BindError};
+use tokio::io::AsyncWriteExt;
+
+use super::cancel::CancelToken;
+use super::connect::ConnectionInfo;
+use super::error::{DbError, Error};
+use super::framed::Framed;
+use super::query::{Column, Completion, Row, Sink, SinkError};
+use super::stream::Stream;
+
+/// Transaction state reported by the server after every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionStatus {
+    /// Not in a transaction block.
+    Idle,
+    /// Inside BEGIN ... COMMIT.
+    InTransaction,
+    /// Inside a failed transaction: statements are refused until ROLLBACK.
+    Failed,
+}
+
+/// A PostgreSQL connection. Methods take `&mut self`: one request at a time.
+///
+/// Dropping it sends Terminate (from a spawned task when a runtime is
+/// running), so the server logs a clean disconnect.
+pub struct Connection {
+    framed: Framed,
+    params: HashMap<String, String>,
+    cancel: CancelToken,
+    info: ConnectionInfo,
+    status: TransactionStatus,
+    /// A request was sent whose ReadyForQuery has not been read yet (its
+    /// reader was dropped, or its sink failed).
+    unfinished: bool,
+    /// Why the connection can no longer be used.
+    broken: Option<String>,
+    /// Value ranges of the current DataRow, reused across rows.
+    ranges: Vec<Option<Range<usize>>>,
+}
+
+impl Connection {
+    pub(crate) fn new(
+        framed: Framed,
+        params: HashMap<String, String>,
+        cancel: CancelToken,
+        info: ConnectionInfo,
+    ) -> Self {
+        Connection {
+            framed,
+            params,
+            cancel,
+            info,
+            status: TransactionStatus::Idle,
+            unfinished: false,
+            broken: None,
+            ranges: Vec::new(),
+        }
+    }
+
+    /// A server parameter reported with ParameterStatus (`server_version`, `TimeZone`, ...).
+    pub fn parameter(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(String::as_str)
+    }
+
+    /// The transaction state after the last request.
+    pub fn transaction_status(&self) -> TransactionStatus {
+        self.status
+    }
+
+    /// How the connection was made.
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.info
+    }
+
+    /// A handle that cancels the running statement from elsewhere.
+    pub fn cancel_token(&self) -> &CancelToken {
+        &self.cancel
+    }
+
+    /// True once the connection is lost; every later call fails with [`Error::Lost`].
+    pub fn is_broken(&self) -> bool {
+        self.broken.is_some()
+    }
+
+    /// Runs SQL text with the simple protocol: any number of statements, each
+    /// with its own result set. The text is one implicit transaction unless it
+    /// manages its own. On a server error the rows and completions already
+    /// delivered stay delivered, and the error is returned.
+    pub async fn simple_query<S: Sink>(&mut self, sql: &str, sink: &mut S) -> Result<(), Error> {
+        self.ready().await?;
+        frontend::query(sql, &mut self.framed.wbuf).map_err(Error::protocol)?;
+        self.send().await?;
+        self.read_results(sink).await
+    }
+
+    /// Runs one statement with the extended protocol (unnamed statement, one
+    /// round trip). Parameters are sent as text, `None` as NULL; their types
+    /// are inferred by the server.
+    pub async fn query<S: Sink>(&mut self, sql: &str, params: &[Option<&str>], sink: &mut S) -> Result<(), Error> {
+        self.ready().await?;
+        let buf = &mut self.framed.wbuf;
+        frontend::parse("", sql, std::iter::empty(), buf).map_err(Error::protocol)?;
+        frontend::bind(
+            "",
+            "",
+            std::iter::empty(),
+            params,
+            |param, out| {
+                Ok(match param {
+                    Some(text) => {
+                        out.extend_from_slice(text.as_bytes());
+                        IsNull::No
+                    }
+                    None => IsNull::Yes,
+                })
+            },
+            std::iter::empty(),
+            buf,
+        )
+        .map_err(|e| match e {
+            BindError::Conversion(e) => Error::protocol(format!("cannot encode a parameter: {e}")),
+            BindError::Serialization(e) => Error::protocol(format!("cannot encode the parameters: {e}")),
+        })?;
+        frontend::describe(b'P', "", buf).map_err(Error::protocol)?;
+        frontend::execute("", 0, buf).map_err(Error::protocol)?;
+        frontend::sync(buf);
+        self.send().await?;
+        self.read_results(sink).await
+    }
+
+    /// Sends Terminate and closes the socket.
+    pub async fn close(mut self) {
+        self.terminate_now().await;
+    }
+
+    /// Makes sure the previous request is fully read before a new one starts:
+    /// an abandoned request is cancelled and its output discarded.
+    async fn ready(&mut self) -> Result<(), Error> {
+        if let Some(reason) = &self.broken {
+            return Err(Error::Lost(reason.clone()));
+        }
+        if self.unfinished {
+            // The abandoned statement may run for long; stop it first.
+            let _ = self.cancel.cancel().await;
+            while self.unfinished {
+                if let Message::ReadyForQuery(body) = self.read().await? {
+                    self.finish(body.status());
+                } else {
+                    // Everything else belonged to the abandoned request.
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self) -> Result<(), Error> {
+        self.unfinished = true;
+        let result = self.framed.flush().await;
+        self.mark(result)
+    }
+
+    async fn read(&mut self) -> Result<Message, Error> {
+        let result = self.framed.read().await;
+        self.mark(result)
+    }
+
+    /// Records a fatal error so that later calls fail fast.
+    fn mark<T>(&mut self, result: Result<T, Error>) -> Result<T, Error> {
+        if let Err(e) = &result
+            && e.is_connection_lost()
+        {
+            self.broken = Some(e.to_string());
+        }
+        result
+    }
+
+    fn finish(&mut self, status: u8) {
+        self.unfinished = false;
+        self.status = match status {
+            b'T' => TransactionStatus::InTransaction,
+            b'E' => TransactionStatus::Failed,
+            _ => TransactionStatus::Idle,
+        };
+    }
+
+    /// Reads one request's output up to ReadyForQuery, feeding the sink.
+    async fn read_results<S: Sink>(&mut self, sink: &mut S) -> Result<(), Error> {
+        let mut statement_start = Instant::now();
+        let mut error = None;
+        loop {
+            let sent = match self.read().await? {
+                Message::RowDescription(body) => sink.columns(&columns(&body)?).await,
+                Message::DataRow(body) => {
+                    self.ranges.clear();
+                    let mut ranges = body.ranges();
+                    while let Some(range) = ranges.next().map_err(Error::protocol)? {
+                        self.ranges.push(range);
+                    }
+                    sink.row(&Row { buf: body.buffer(), ranges: &self.ranges }).await
+                }
+                Message::CommandComplete(body) => {
+                    let tag = body.tag().map_err(Error::protocol)?;
+                    let done = Completion::new(tag, statement_start.elapsed());
+                    statement_start = Instant::now();
+                    sink.complete(&done).await
+                }
+                Message::EmptyQueryResponse => sink.complete(&Completion::new("", statement_start.elapsed())).await,
+                Message::ErrorResponse(body) => {
+                    let db = DbError::parse(body.fields())?;
+                    if db.is_fatal() {
+                        let reason = format!("the server ended the session: {db}");
+                        self.broken = Some(reason.clone());
+                        return Err(Error::Lost(reason));
+                    }
+                    error = Some(Error::Db(Box::new(db)));
+                    Ok(())
+                }
+                Message::NoticeResponse(body) => {
+                    sink.notice(DbError::parse(body.fields())?);
+                    Ok(())
+                }
+                Message::ParameterStatus(body) => {
+                    let name = body.name().map_err(Error::protocol)?.to_owned();
+                    let value = body.value().map_err(Error::protocol)?.to_owned();
+                    self.params.insert(name, value);
+                    Ok(())
+                }
+                Message::ReadyForQuery(body) => {
+                    self.finish(body.status());
+                    return error.map_or(Ok(()), Err);
+                }
+                Message::CopyInResponse(_) => {
+                    frontend::copy_fail("COPY FROM STDIN is not supported here", &mut self.framed.wbuf)
+                        .map_err(Error::protocol)?;
+                    self.send().await?;
+                    Ok(())
+                }
+                Message::CopyOutResponse(_) => sink.columns(&[copy_column()]).await,
+                Message::CopyData(body) => {
+                    let line = body.data().strip_suffix(b"\n").unwrap_or(body.data());
+                    sink.row(&Row { buf: line, ranges: &[Some(0..line.len())] }).await
+                }
+                Message::ParseComplete
+                | Message::BindComplete
+                | Message::NoData
+                | Message::CopyDone
+                | Message::NotificationResponse(_) => Ok(()),
+                _ => {
+                    let e = Error::protocol("unexpected message in a query response");
+                    self.broken = Some(e.to_string());
+                    return Err(e);
+                }
+            };
+            if let Err(e) = sent {
+                return self.abort(e).await;
+            }
+        }
+    }
+
+    /// The sink gave up: cancel the statement, discard the rest, keep the connection.
+    async fn abort(&mut self, cause: SinkError) -> Result<(), Error> {
+        self.ready().await?;
+        Err(Error::Sink(cause))
+    }
+
+    async fn terminate_now(&mut self) {
+        if self.broken.is_none() {
+            frontend::terminate(&mut self.framed.wbuf);
+            let _ = self.framed.flush().await;
+            let _ = self.framed.stream.shutdown().await;
+            self.broken = Some("the connection was closed".into());
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if self.broken.is_some() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let mut wbuf = bytes::BytesMut::with_capacity(5);
+        frontend::terminate(&mut wbuf);
+        let mut stream = std::mem::replace(&mut self.framed.stream, Stream::Closed);
+        runtime.spawn(async move {
+            let _ = stream.write_all(&wbuf).await;
+            let _ = stream.shutdown().await;
+        });
+    }
+}
+
+fn columns(body: &RowDescriptionBody) -> Result<Vec<Column>, Error> {
+    body.fields()
+        .map(|f| {
+            Ok(Column {
+                name: f.name().to_owned(),
+                type_oid: f.type_oid(),
+                table_oid: f.table_oid(),
+                column_id: f.column_id(),
+                type_modifier: f.type_modifier(),
+            })
+        })
+        .collect()
+        .map_err(Error::protocol)
+}
+
+/// The single text column COPY ... TO STDOUT output is shown in.
+fn copy_column() -> Column {
+    Column { name: "copy".into(), type_oid: 25, table_oid: 0, column_id: 0, type_modifier: -1 }
+}
