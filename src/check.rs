@@ -26,14 +26,19 @@ pub async fn run(args: CheckArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    report("check", &config).await
+}
+
+/// Connects, prints each step, and returns the exit code; shared with `check-backend`.
+pub async fn report(command: &str, config: &Config) -> ExitCode {
     println!("Checking {config}");
-    match check(&config).await {
+    match check(config).await {
         Ok(()) => {
             println!("OK");
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("pgdoor check: FAILED at {}: {e}", e.failed_step());
+            eprintln!("pgdoor {command}: FAILED at {}: {e}", e.failed_step());
             ExitCode::from(EXIT_FAILED)
         }
     }
@@ -77,6 +82,6 @@ fn text(value: &Value) -> String {
     value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string())
 }
 
-fn ms(d: Duration) -> String {
+pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }

@@ -3,7 +3,9 @@
 #![forbid(unsafe_code)]
 
 mod check;
+mod check_backend;
 mod cli;
+mod config;
 
 use std::process::ExitCode;
 
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Check(args) => runtime.block_on(check::run(args)),
+        Command::CheckBackend(args) => runtime.block_on(check_backend::run(args)),
     }
 }
 

@@ -1,7 +1,11 @@
 //! pgdoor's integration tests: the real binary and client against real
 //! PostgreSQL clusters started by the suite.
 
+mod check_backend_cmd;
 mod check_cmd;
 mod pg_connect;
 mod pg_query;
+mod resolver_exec;
+mod resolver_file;
+mod resolver_http;
 mod support;

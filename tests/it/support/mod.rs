@@ -1,8 +1,10 @@
 //! Shared test helpers: real PostgreSQL clusters, certificates, and small
 //! wrappers around the client.
 
+pub mod backend;
 pub mod certs;
 pub mod pg;
+pub mod scripted;
 
 use std::collections::HashMap;
 use std::path::Path;
