@@ -34,7 +34,7 @@ pub async fn run(args: CheckBackendArgs) -> ExitCode {
     let names = match &backend {
         BackendConfig::Http(http) => http.headers.clone(),
         BackendConfig::Exec { headers, .. } => headers.clone(),
-        BackendConfig::File { .. } => Vec::new(),
+        BackendConfig::File { .. } | BackendConfig::Static { .. } => Vec::new(),
     };
     let resolver = match build(backend) {
         Ok(resolver) => resolver,

@@ -6,12 +6,18 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Browser access to a PostgreSQL database behind your SSO, without a login screen.
+///
+/// Without a subcommand pgdoor serves, as `pgdoor serve` does.
 #[derive(Debug, Parser)]
-#[command(name = "pgdoor", version, about, propagate_version = true)]
+#[command(name = "pgdoor", version, about, propagate_version = true, args_conflicts_with_subcommands = true)]
 pub struct Cli {
-    /// What to do.
+    /// What to do (default: serve).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+
+    /// Serving flags, when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
 
     /// Log level: error, warn, info, debug or trace (or a tracing filter).
     #[arg(long, global = true, env = "PGDOOR_LOG_LEVEL", default_value = "info")]
@@ -25,10 +31,153 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve /connect, the API and the UI (the default).
+    Serve(Box<ServeArgs>),
     /// Connect to a database and report how: server version, TLS, authentication, round-trip time.
     Check(CheckArgs),
     /// Ask the credential backend for a resource, show the exchange (secrets redacted), then check the database it names.
     CheckBackend(CheckBackendArgs),
+}
+
+/// Arguments of `pgdoor serve`, most named as pgweb's.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PGDOOR_BIND", default_value = "localhost")]
+    pub bind: String,
+
+    /// Port to listen on.
+    #[arg(long, env = "PGDOOR_LISTEN", default_value_t = 8081)]
+    pub listen: u16,
+
+    /// Serve HTTPS (and HTTP/2) with this certificate chain (PEM).
+    #[arg(long, env = "PGDOOR_TLS_CERT", requires = "tls_key", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, env = "PGDOOR_TLS_KEY", requires = "tls_cert", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Mount everything under this path, e.g. pgdoor or /tools/db/ (slashes optional).
+    #[arg(long, env = "PGDOOR_PREFIX", default_value = "")]
+    pub prefix: String,
+
+    /// Multi-session mode; required with --connect-backend, as in pgweb.
+    #[arg(long, env = "PGDOOR_SESSIONS")]
+    pub sessions: bool,
+
+    /// Where credentials come from.
+    #[command(flatten)]
+    pub backend: BackendArgs,
+
+    /// One locked database instead of a credential backend: every /connect opens this URL,
+    /// and / without a session goes to /connect/default.
+    #[arg(long, env = "PGDOOR_URL", hide_env_values = true, value_name = "DATABASE_URL")]
+    pub url: Option<String>,
+
+    /// Request header naming the person (set by the SSO gateway), for per-person limits
+    /// and to keep reconnects to the same person, e.g. X-Forwarded-Email.
+    #[arg(long, env = "PGDOOR_IDENTITY_HEADER", value_name = "NAME")]
+    pub identity_header: Option<String>,
+
+    /// Comma-separated addresses or networks (CIDR) whose forwarded headers are believed;
+    /// headers from other peers are ignored. Unset: every peer is trusted.
+    #[arg(long, env = "PGDOOR_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDRS")]
+    pub trusted_proxies: Vec<String>,
+
+    /// Bind each session to the browser that opened it with an HttpOnly cookie (cookie),
+    /// or not (none, for API clients).
+    #[arg(long, env = "PGDOOR_SESSION_BINDING", value_enum, default_value_t = SessionBinding::Cookie)]
+    pub session_binding: SessionBinding,
+
+    /// Close sessions idle this long: minutes, or a duration such as 90s or 2h.
+    #[arg(long, env = "PGDOOR_IDLE_TIMEOUT", default_value = "180")]
+    pub idle_timeout: String,
+
+    /// Never close idle sessions.
+    #[arg(long, env = "PGDOOR_NO_IDLE_TIMEOUT")]
+    pub no_idle_timeout: bool,
+
+    /// Close sessions this old whatever their use: a duration such as 12h, or 0 for never.
+    #[arg(long, env = "PGDOOR_SESSION_LIFETIME", default_value = "12h")]
+    pub session_lifetime: String,
+
+    /// Most sessions at once.
+    #[arg(long, env = "PGDOOR_MAX_SESSIONS", default_value_t = 1000)]
+    pub max_sessions: usize,
+
+    /// Most sessions per person (by --identity-header).
+    #[arg(long, env = "PGDOOR_MAX_SESSIONS_PER_USER", default_value_t = 20)]
+    pub max_sessions_per_user: usize,
+
+    /// /connect attempts allowed per client address per minute.
+    #[arg(long, env = "PGDOOR_CONNECT_RATE", default_value_t = 30)]
+    pub connect_rate: u32,
+
+    /// Make every session read-only.
+    #[arg(long, env = "PGDOOR_READONLY")]
+    pub readonly: bool,
+
+    /// Cancel statements running longer than this many seconds (0: never).
+    #[arg(long, env = "PGDOOR_QUERY_TIMEOUT", default_value_t = 300)]
+    pub query_timeout: u64,
+
+    /// Rows kept per query result in the API (the rest are counted, not sent).
+    #[arg(long, env = "PGDOOR_MAX_ROWS", default_value_t = 10_000)]
+    pub max_rows: usize,
+
+    /// How bytea values are shown: none (PostgreSQL's \x form), hex, base58 or base64.
+    #[arg(long, env = "PGDOOR_BINARY_CODEC", default_value = "none")]
+    pub binary_codec: String,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "PGDOOR_MAX_REQUEST_BODY", default_value_t = 1024 * 1024)]
+    pub max_request_body: usize,
+
+    /// Who may embed pgdoor in a frame (CSP frame-ancestors), e.g. 'self' https://app.example.com.
+    #[arg(long, env = "PGDOOR_FRAME_ANCESTORS", default_value = "'self'")]
+    pub frame_ancestors: String,
+
+    /// HTTP basic auth user (with --auth-pass) on every route but the health checks.
+    #[arg(long, env = "PGDOOR_AUTH_USER", requires = "auth_pass")]
+    pub auth_user: Option<String>,
+
+    /// HTTP basic auth password.
+    #[arg(long, env = "PGDOOR_AUTH_PASS", hide_env_values = true, requires = "auth_user")]
+    pub auth_pass: Option<String>,
+
+    /// Send CORS headers on /api.
+    #[arg(long, env = "PGDOOR_CORS")]
+    pub cors: bool,
+
+    /// The allowed CORS origin.
+    #[arg(long, env = "PGDOOR_CORS_ORIGIN", default_value = "*")]
+    pub cors_origin: String,
+
+    /// Add the forwarded user (X-Forwarded-Email or X-Forwarded-User) to access log lines.
+    #[arg(long, env = "PGDOOR_LOG_FORWARDED_USER")]
+    pub log_forwarded_user: bool,
+
+    /// Show the database server's address in /api/connection.
+    #[arg(long, env = "PGDOOR_SHOW_SERVER_ADDRESS")]
+    pub show_server_address: bool,
+
+    /// Seconds in-flight requests get to finish at shutdown.
+    #[arg(long, env = "PGDOOR_GRACE_PERIOD", default_value_t = 10)]
+    pub grace_period: u64,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "PGDOOR_THREADS")]
+    pub threads: Option<usize>,
+}
+
+/// `--session-binding` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SessionBinding {
+    /// An HttpOnly cookie ties the session to the browser.
+    Cookie,
+    /// The session id alone is enough (API clients).
+    None,
 }
 
 /// Arguments of `pgdoor check`.

@@ -4,10 +4,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ipnet::IpNet;
+use pgdoor_proxy::pg::BinaryCodec;
+use pgdoor_proxy::{DoorConfig, TlsFiles};
 use pgdoor_resolver::{BackendConfig, HttpOptions};
 use secrecy::SecretString;
 
-use crate::cli::BackendArgs;
+use crate::cli::{BackendArgs, ServeArgs, SessionBinding};
 
 /// A configuration that cannot work.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +38,153 @@ pub enum ConfigError {
     /// A flag this command needs.
     #[error("{0} is required here")]
     Required(&'static str),
+    /// pgweb's rule: a connect backend runs in multi-session mode.
+    #[error("--connect-backend needs --sessions (as in pgweb): add --sessions")]
+    BackendWithoutSessions,
+    /// Two credential sources.
+    #[error("--url and --connect-backend are two credential sources: choose one")]
+    TwoSources,
+    /// No credential source.
+    #[error("pgdoor needs a credential source: --connect-backend URL (with --sessions), or --url DATABASE_URL")]
+    NoSource,
+    /// A flag's value is unusable.
+    #[error("{flag} \"{value}\": {reason}")]
+    Invalid {
+        /// The flag.
+        flag: &'static str,
+        /// As given.
+        value: String,
+        /// What would be accepted.
+        reason: String,
+    },
+    /// The resolver could not be built (a broken resource map, a bad CA file, ...).
+    #[error(transparent)]
+    Resolver(#[from] pgdoor_resolver::BuildError),
+}
+
+/// The server's settings from `serve`'s flags.
+pub fn door(args: &ServeArgs) -> Result<DoorConfig, ConfigError> {
+    let backend = backend(&args.backend)?;
+    let url = args.url.clone().filter(|u| !u.is_empty());
+    let source = match (backend, url) {
+        (Some(_), Some(_)) => return Err(ConfigError::TwoSources),
+        (None, None) => return Err(ConfigError::NoSource),
+        (Some(_), None) if !args.sessions => return Err(ConfigError::BackendWithoutSessions),
+        (Some(backend), None) => backend,
+        (None, Some(url)) => {
+            url.parse::<pgdoor_proxy::pg::Config>().map_err(|e| invalid("--url", "<redacted>", &e.to_string()))?;
+            BackendConfig::Static { url: SecretString::from(url) }
+        }
+    };
+    let single_database = matches!(source, BackendConfig::Static { .. });
+    let connect_headers = match &source {
+        BackendConfig::Http(http) => http.headers.clone(),
+        BackendConfig::Exec { headers, .. } => headers.clone(),
+        BackendConfig::File { .. } | BackendConfig::Static { .. } => Vec::new(),
+    };
+    let resolver = pgdoor_resolver::build(source)?;
+    let identity_header = match args.identity_header.as_deref().map(str::trim).filter(|h| !h.is_empty()) {
+        Some(name) => Some(header_names(&[name.to_owned()])?.remove(0)),
+        None => None,
+    };
+    let trusted_proxies = if args.trusted_proxies.iter().all(|p| p.trim().is_empty()) {
+        None
+    } else {
+        Some(
+            args.trusted_proxies
+                .iter()
+                .map(|p| p.trim())
+                .filter(|p| !p.is_empty())
+                .map(network)
+                .collect::<Result<_, _>>()?,
+        )
+    };
+    if args.frame_ancestors.contains([';', ',', '\n', '\r']) || args.frame_ancestors.trim().is_empty() {
+        return Err(invalid(
+            "--frame-ancestors",
+            &args.frame_ancestors,
+            "a space-separated list of sources such as 'self' https://app.example.com",
+        ));
+    }
+    let binary_codec: BinaryCodec =
+        args.binary_codec.parse().map_err(|e: String| invalid("--binary-codec", &args.binary_codec, &e))?;
+    let idle_timeout = if args.no_idle_timeout { None } else { duration("--idle-timeout", &args.idle_timeout, 60)? };
+    let tls = args.tls_cert.clone().zip(args.tls_key.clone()).map(|(cert, key)| TlsFiles { cert, key });
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    if threads == 0 {
+        return Err(invalid("--threads", "0", "at least 1"));
+    }
+    Ok(DoorConfig {
+        listen: if args.bind.contains(':') {
+            format!("[{}]:{}", args.bind, args.listen)
+        } else {
+            format!("{}:{}", args.bind, args.listen)
+        },
+        tls,
+        prefix: prefix(&args.prefix)?,
+        resolver,
+        single_database,
+        connect_headers,
+        identity_header,
+        trusted_proxies,
+        session_binding: args.session_binding == SessionBinding::Cookie,
+        idle_timeout,
+        session_lifetime: duration("--session-lifetime", &args.session_lifetime, 60)?,
+        max_sessions: args.max_sessions.max(1),
+        max_sessions_per_user: args.max_sessions_per_user.max(1),
+        connect_rate_per_minute: args.connect_rate.max(1),
+        readonly: args.readonly,
+        query_timeout: (args.query_timeout > 0).then(|| Duration::from_secs(args.query_timeout)),
+        max_rows: args.max_rows.max(1),
+        binary_codec,
+        max_body: args.max_request_body,
+        frame_ancestors: args.frame_ancestors.trim().to_owned(),
+        basic_auth: args.auth_user.clone().zip(args.auth_pass.clone().map(SecretString::from)),
+        cors_origin: args.cors.then(|| args.cors_origin.clone()),
+        log_forwarded_user: args.log_forwarded_user,
+        show_server_address: args.show_server_address,
+        grace_period: Duration::from_secs(args.grace_period),
+        threads,
+    })
+}
+
+fn invalid(flag: &'static str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::Invalid { flag, value: value.to_owned(), reason: reason.to_owned() }
+}
+
+/// `pgdoor`, `/pgdoor/`, `tools/db` -> `/pgdoor`, `/tools/db`; empty stays empty.
+fn prefix(raw: &str) -> Result<String, ConfigError> {
+    let trimmed = raw.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    let valid = trimmed.split('/').all(|part| {
+        !part.is_empty()
+            && part != "."
+            && part != ".."
+            && part.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    });
+    if !valid {
+        return Err(invalid("--prefix", raw, "path segments of letters, digits, - . _ ~"));
+    }
+    Ok(format!("/{trimmed}"))
+}
+
+/// A bare number counts in `unit_secs`; otherwise a duration such as 90s or 12h; 0 is "never".
+fn duration(flag: &'static str, raw: &str, unit_secs: u64) -> Result<Option<Duration>, ConfigError> {
+    let raw = raw.trim();
+    let parsed = match raw.parse::<u64>() {
+        Ok(n) => Duration::from_secs(n * unit_secs),
+        Err(_) => humantime::parse_duration(raw)
+            .map_err(|e| invalid(flag, raw, &format!("{e}; use minutes, or a duration such as 90s or 12h")))?,
+    };
+    Ok((!parsed.is_zero()).then_some(parsed))
+}
+
+fn network(raw: &str) -> Result<IpNet, ConfigError> {
+    raw.parse::<IpNet>()
+        .or_else(|_| raw.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| invalid("--trusted-proxies", raw, "an IP address or a network such as 10.0.0.0/8"))
 }
 
 /// The resolver settings, or `None` when no backend is configured. Checks the
@@ -105,6 +255,33 @@ fn header_names(names: &[String]) -> Result<Vec<String>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefixes_are_normalised() {
+        assert_eq!(prefix("").unwrap(), "");
+        assert_eq!(prefix("/").unwrap(), "");
+        assert_eq!(prefix("pgdoor").unwrap(), "/pgdoor");
+        assert_eq!(prefix("/tools/db/").unwrap(), "/tools/db");
+        assert!(prefix("a/../b").is_err());
+        assert!(prefix("a b").is_err());
+    }
+
+    #[test]
+    fn durations_in_minutes_or_with_units() {
+        assert_eq!(duration("--idle-timeout", "180", 60).unwrap(), Some(Duration::from_secs(180 * 60)));
+        assert_eq!(duration("--idle-timeout", "90s", 60).unwrap(), Some(Duration::from_secs(90)));
+        assert_eq!(duration("--idle-timeout", "12h", 60).unwrap(), Some(Duration::from_secs(12 * 3600)));
+        assert_eq!(duration("--session-lifetime", "0", 60).unwrap(), None);
+        let err = duration("--idle-timeout", "soon", 60).unwrap_err().to_string();
+        assert!(err.starts_with("--idle-timeout \"soon\""), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_networks() {
+        assert_eq!(network("127.0.0.1").unwrap().to_string(), "127.0.0.1/32");
+        assert_eq!(network("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+        assert!(network("localhost").is_err());
+    }
 
     fn args(backend: Option<&str>) -> BackendArgs {
         BackendArgs {

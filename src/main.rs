@@ -7,6 +7,7 @@ mod check_backend;
 mod cli;
 mod config;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -20,22 +21,51 @@ fn main() -> ExitCode {
         eprintln!("pgdoor: invalid --log-level \"{}\": {e}", cli.log_level);
         return ExitCode::from(check::EXIT_USAGE);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
+    match cli.command {
+        None => serve(&cli.serve),
+        Some(Command::Serve(args)) => serve(&args),
+        Some(Command::Check(args)) => block_on(check::run(args)),
+        Some(Command::CheckBackend(args)) => block_on(check_backend::run(args)),
+    }
+}
+
+/// Runs a one-shot command on a fresh runtime (serving makes its own, in pingora).
+fn block_on(command: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(command),
         Err(e) => {
             eprintln!("pgdoor: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Validates the flags (exit 64 naming the flag) and runs the server.
+fn serve(args: &cli::ServeArgs) -> ExitCode {
+    let config = match config::door(args) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("pgdoor: invalid configuration: {e}");
+            return ExitCode::from(check::EXIT_USAGE);
         }
     };
-    match cli.command {
-        Command::Check(args) => runtime.block_on(check::run(args)),
-        Command::CheckBackend(args) => runtime.block_on(check_backend::run(args)),
+    match pgdoor_proxy::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pgdoor: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
 fn init_logging(level: &str, format: LogFormat) -> Result<(), tracing_subscriber::filter::ParseError> {
-    let filter = EnvFilter::try_new(level)?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // pingora prints whole requests (cookies, X-Session-ID, Authorization) at
+    // debug and trace: it never gets below info, whatever the level asked for.
+    let filter = EnvFilter::try_new(level)?.add_directive("pingora=info".parse()?);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -1,7 +1,21 @@
-//! pgdoor's server side. For now this holds [`pg`], the PostgreSQL client
-//! every other part stands on.
+//! pgdoor's server side: the PostgreSQL client ([`pg`]), and the front door
+//! that turns `/connect/<resource>` into a session for one browser tab and
+//! answers the pgweb-compatible API on it.
+//!
+//! The binary builds a [`DoorConfig`] from its flags and calls [`run`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod api;
+pub mod config;
+mod connect;
+mod door;
+mod http;
+mod page;
 pub mod pg;
+mod server;
+mod session;
+
+pub use config::{DoorConfig, TlsFiles};
+pub use server::{StartError, run};

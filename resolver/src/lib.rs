@@ -106,6 +106,20 @@ pub trait Resolver: Send + Sync {
     fn describe_request(&self, request: &ResolveRequest) -> String;
 }
 
+/// Resolves every resource to one URL (`--url`).
+pub struct StaticResolver(SecretString);
+
+#[async_trait::async_trait]
+impl Resolver for StaticResolver {
+    async fn resolve(&self, _: &ResolveRequest) -> Result<Credential, ResolveError> {
+        Ok(Credential::new(self.0.expose_secret()))
+    }
+
+    fn describe_request(&self, request: &ResolveRequest) -> String {
+        format!("use the --url database for \"{}\"", request.resource)
+    }
+}
+
 /// Which backend to build, from `--connect-backend` and its companion flags.
 #[derive(Debug, Clone)]
 pub enum BackendConfig {
@@ -115,6 +129,11 @@ pub enum BackendConfig {
     File {
         /// The resource map.
         path: PathBuf,
+    },
+    /// `--url`: every resource resolves to this one database.
+    Static {
+        /// The connection string.
+        url: SecretString,
     },
     /// `exec:///path/to/program`.
     Exec {
@@ -135,6 +154,7 @@ pub fn build(config: BackendConfig) -> Result<Arc<dyn Resolver>, BuildError> {
     Ok(match config {
         BackendConfig::Http(options) => Arc::new(HttpResolver::new(options)?),
         BackendConfig::File { path } => Arc::new(FileResolver::open(path)?),
+        BackendConfig::Static { url } => Arc::new(StaticResolver(url)),
         BackendConfig::Exec { program, token, headers, timeout } => {
             Arc::new(ExecResolver::new(program, token, headers, timeout)?)
         }

@@ -3,6 +3,9 @@
 
 mod check_backend_cmd;
 mod check_cmd;
+mod door_connect;
+mod door_readonly;
+mod door_session;
 mod pg_connect;
 mod pg_query;
 mod resolver_exec;

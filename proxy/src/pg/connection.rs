@@ -42,9 +42,9 @@ pub struct Connection {
     cancel: CancelToken,
     info: ConnectionInfo,
     status: TransactionStatus,
-    /// A request was sent whose ReadyForQuery has not been read yet (its
-    /// reader was dropped, or its sink failed).
-    unfinished: bool,
+    /// ReadyForQuery messages the server still owes: requests sent whose
+    /// output has not been read yet (their reader was dropped, or a sink failed).
+    pending: u32,
     /// Why the connection can no longer be used.
     broken: Option<String>,
     /// Value ranges of the current DataRow, reused across rows.
@@ -64,7 +64,7 @@ impl Connection {
             cancel,
             info,
             status: TransactionStatus::Idle,
-            unfinished: false,
+            pending: 0,
             broken: None,
             ranges: Vec::new(),
         }
@@ -102,8 +102,78 @@ impl Connection {
     pub async fn simple_query<S: Sink>(&mut self, sql: &str, sink: &mut S) -> Result<(), Error> {
         self.ready().await?;
         frontend::query(sql, &mut self.framed.wbuf).map_err(Error::protocol)?;
-        self.send().await?;
+        self.send(1).await?;
         self.read_results(sink).await
+    }
+
+    /// Runs one statement inside its own `BEGIN READ ONLY` ... `COMMIT`, all in
+    /// one round trip. The statement goes through the extended protocol, which
+    /// takes exactly one statement, so nothing in the text can end the
+    /// read-only transaction and then write: `COMMIT; INSERT ...` is refused by
+    /// the server (42601), and `SET TRANSACTION READ WRITE`,
+    /// `SET default_transaction_read_only` or `RESET ALL` can only affect a
+    /// transaction that ends with the statement. COMMIT keeps `SET`s.
+    pub async fn query_read_only<S: Sink>(&mut self, sql: &str, sink: &mut S) -> Result<(), Error> {
+        self.ready().await?;
+        // Inside an open transaction BEGIN would only warn, and the statement
+        // would run writable: end it first.
+        let mut replies = 3;
+        if self.status != TransactionStatus::Idle {
+            frontend::query("ROLLBACK", &mut self.framed.wbuf).map_err(Error::protocol)?;
+            replies += 1;
+        }
+        frontend::query("BEGIN READ ONLY", &mut self.framed.wbuf).map_err(Error::protocol)?;
+        self.extended(sql, &[])?;
+        frontend::query("COMMIT", &mut self.framed.wbuf).map_err(Error::protocol)?;
+        self.send(replies).await?;
+        let mut result = Ok(());
+        // The ROLLBACK (if sent) and BEGIN, until the statement's and COMMIT's replies are left.
+        while self.pending > 2 {
+            let step = self.read_results(&mut Discard).await;
+            if self.broken.is_some() {
+                return step;
+            }
+            result = result.and(step);
+        }
+        let ran = self.read_results(sink).await;
+        if self.pending == 0 || self.broken.is_some() {
+            // A failed sink already drained the rest; a lost connection has none.
+            return result.and(ran);
+        }
+        let committed = self.read_results(&mut Discard).await;
+        result.and(ran).and(committed)
+    }
+
+    /// True when the connection is usable as far as can be told without a
+    /// round trip: not broken, and the server has not closed it while idle
+    /// (after `pg_terminate_backend` or a restart it sends FATAL and hangs up).
+    pub async fn check_alive(&mut self) -> bool {
+        if self.broken.is_some() {
+            return false;
+        }
+        if self.pending > 0 {
+            return true;
+        }
+        // Polls the socket once: an idle connection has nothing to say.
+        while let Ok(message) = tokio::time::timeout(std::time::Duration::ZERO, self.read()).await {
+            match message {
+                Ok(Message::ErrorResponse(body)) => {
+                    let reason = DbError::parse(body.fields())
+                        .map(|db| format!("the server ended the session: {db}"))
+                        .unwrap_or_else(|e| e.to_string());
+                    self.broken = Some(reason);
+                    return false;
+                }
+                Ok(Message::ParameterStatus(body)) => {
+                    if let (Ok(name), Ok(value)) = (body.name(), body.value()) {
+                        self.params.insert(name.to_owned(), value.to_owned());
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        true
     }
 
     /// Runs one statement with the extended protocol (unnamed statement, one
@@ -111,6 +181,13 @@ impl Connection {
     /// are inferred by the server.
     pub async fn query<S: Sink>(&mut self, sql: &str, params: &[Option<&str>], sink: &mut S) -> Result<(), Error> {
         self.ready().await?;
+        self.extended(sql, params)?;
+        self.send(1).await?;
+        self.read_results(sink).await
+    }
+
+    /// Buffers Parse, Bind, Describe, Execute and Sync for one statement.
+    fn extended(&mut self, sql: &str, params: &[Option<&str>]) -> Result<(), Error> {
         let buf = &mut self.framed.wbuf;
         frontend::parse("", sql, std::iter::empty(), buf).map_err(Error::protocol)?;
         frontend::bind(
@@ -137,8 +214,7 @@ impl Connection {
         frontend::describe(b'P', "", buf).map_err(Error::protocol)?;
         frontend::execute("", 0, buf).map_err(Error::protocol)?;
         frontend::sync(buf);
-        self.send().await?;
-        self.read_results(sink).await
+        Ok(())
     }
 
     /// Sends Terminate and closes the socket.
@@ -152,10 +228,10 @@ impl Connection {
         if let Some(reason) = &self.broken {
             return Err(Error::Lost(reason.clone()));
         }
-        if self.unfinished {
+        if self.pending > 0 {
             // The abandoned statement may run for long; stop it first.
             let _ = self.cancel.cancel().await;
-            while self.unfinished {
+            while self.pending > 0 {
                 if let Message::ReadyForQuery(body) = self.read().await? {
                     self.finish(body.status());
                 } else {
@@ -166,8 +242,9 @@ impl Connection {
         Ok(())
     }
 
-    async fn send(&mut self) -> Result<(), Error> {
-        self.unfinished = true;
+    /// Writes the buffered messages, which end in `replies` Syncs or Queries.
+    async fn send(&mut self, replies: u32) -> Result<(), Error> {
+        self.pending += replies;
         let result = self.framed.flush().await;
         self.mark(result)
     }
@@ -188,7 +265,7 @@ impl Connection {
     }
 
     fn finish(&mut self, status: u8) {
-        self.unfinished = false;
+        self.pending = self.pending.saturating_sub(1);
         self.status = match status {
             b'T' => TransactionStatus::InTransaction,
             b'E' => TransactionStatus::Failed,
@@ -245,7 +322,7 @@ impl Connection {
                 Message::CopyInResponse(_) => {
                     frontend::copy_fail("COPY FROM STDIN is not supported here", &mut self.framed.wbuf)
                         .map_err(Error::protocol)?;
-                    self.send().await?;
+                    self.send(0).await?;
                     Ok(())
                 }
                 Message::CopyOutResponse(_) => sink.columns(&[copy_column()]).await,
@@ -315,6 +392,21 @@ fn columns(body: &RowDescriptionBody) -> Result<Vec<Column>, Error> {
         })
         .collect()
         .map_err(Error::protocol)
+}
+
+/// A sink for pgdoor's own bookkeeping statements.
+struct Discard;
+
+impl Sink for Discard {
+    fn columns(&mut self, _: &[Column]) -> impl std::future::Future<Output = Result<(), SinkError>> + Send {
+        std::future::ready(Ok(()))
+    }
+    fn row(&mut self, _: &Row<'_>) -> impl std::future::Future<Output = Result<(), SinkError>> + Send {
+        std::future::ready(Ok(()))
+    }
+    fn complete(&mut self, _: &Completion) -> impl std::future::Future<Output = Result<(), SinkError>> + Send {
+        std::future::ready(Ok(()))
+    }
 }
 
 /// The single text column COPY ... TO STDOUT output is shown in.

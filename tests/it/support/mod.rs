@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod certs;
+pub mod door;
 pub mod pg;
 pub mod scripted;
 

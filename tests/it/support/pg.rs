@@ -10,6 +10,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::certs::CertFiles;
 
@@ -48,7 +49,23 @@ pub fn plain_cluster() -> &'static Cluster {
     PLAIN.get_or_init(|| Cluster::start("plain", false))
 }
 
+/// A cluster of its own for a test that restarts it.
+pub fn dedicated_cluster(name: &str) -> Cluster {
+    Cluster::start(name, false)
+}
+
 impl Cluster {
+    /// Restarts the server (fast shutdown: every connection is dropped).
+    pub fn restart(&self) {
+        let mut restart = Command::new(self.bin.join("pg_ctl"));
+        restart
+            .arg("-D")
+            .arg(&self.data_dir)
+            .args(["-m", "fast", "-w", "restart", "-l"])
+            .arg(self.data_dir.join("server.log"));
+        run(&mut as_user(restart, self.as_postgres));
+    }
+
     fn start(name: &str, tls: bool) -> Cluster {
         let bin = find_server_binaries();
         let as_postgres = running_as_root();
@@ -155,6 +172,39 @@ impl Cluster {
             .expect("psql must be installed: apt-get install -y postgresql-client");
         assert!(output.status.success(), "psql failed: {}\n{sql}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// A fresh database for one test, owned by `owner`.
+    pub fn create_database(&self, owner: &str) -> String {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("t{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        self.admin_sql(&format!("CREATE DATABASE {name} OWNER {owner}"));
+        name
+    }
+
+    /// Runs SQL as the superuser in another database.
+    pub fn admin_sql_in(&self, database: &str, sql: &str) -> String {
+        let output = Command::new("psql")
+            .arg(format!("host=127.0.0.1 port={} user=postgres dbname={database} sslmode=disable", self.port))
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .expect("psql must be installed: apt-get install -y postgresql-client");
+        assert!(output.status.success(), "psql failed: {}\n{sql}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// Open connections to `database` (other than psql's own).
+    pub fn connections_to(&self, database: &str) -> usize {
+        self.admin_sql(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+        ))
+        .parse()
+        .unwrap()
+    }
+
+    /// A URL for `user` in `database`.
+    pub fn url_in(&self, database: &str, user: &str, password: Option<&str>, params: &str) -> String {
+        self.url(user, password, params).replacen("/postgres?", &format!("/{database}?"), 1)
     }
 
     /// A URL for `user` (with `password`) and extra query parameters.

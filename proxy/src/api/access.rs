@@ -1,0 +1,106 @@
+//! Getting a session's connections ready for a request: find the session,
+//! check it belongs to this browser, and reconnect a lost or expired
+//! connection (re-resolving with this request's headers, same identity only).
+
+use std::sync::Arc;
+
+use tokio::sync::MutexGuard;
+
+use super::error::ApiError;
+use crate::connect::{self, BINDING_COOKIE, ConnectError};
+use crate::door::{Ctx, Door};
+use crate::http::Request;
+use crate::pg::{Collector, Connection, ResultSet};
+use crate::session::{BindingKey, Session, SessionId};
+
+/// The request's session: by `X-Session-ID` (or `_session_id`), bound to this browser.
+pub fn session(door: &Door, request: &Request, ctx: &mut Ctx) -> Result<Arc<Session>, ApiError> {
+    let raw = request
+        .header("x-session-id")
+        .map(str::to_owned)
+        .or_else(|| request.query_param("_session_id"))
+        .filter(|id| !id.is_empty())
+        .ok_or(ApiError::SessionRequired)?;
+    let id = SessionId::parse(raw.trim()).ok_or(ApiError::SessionGone)?;
+    let session = door.sessions.get(&id).ok_or(ApiError::SessionGone)?;
+    ctx.session(id.short_hash());
+    let cookie = request.cookie(BINDING_COOKIE).and_then(|v| BindingKey::parse(&v));
+    if !session.accepts(cookie) {
+        return Err(ApiError::NotYourSession);
+    }
+    session.touch();
+    Ok(session)
+}
+
+/// Opens a fresh connection for the session's resource.
+async fn reopen(door: &Door, session: &Session, request: &Request) -> Result<Connection, ApiError> {
+    if session.identity.is_some() && door.identity(request) != session.identity {
+        return Err(ConnectError::OtherIdentity.into());
+    }
+    let opened = connect::open(door, &session.resource, request).await?;
+    if opened.credential.readonly != session.readonly && !door.config.readonly {
+        // Access changed under the session: it must be opened again.
+        door.sessions.remove(&session.id);
+        return Err(ApiError::SessionGone);
+    }
+    session.renewed(opened.credential.expires_at, &opened.conn);
+    tracing::info!(session = %session.id.short_hash(), "reconnected");
+    Ok(opened.conn)
+}
+
+/// True when the connection in `slot` must be replaced before use.
+async fn needs_reconnect(session: &Session, slot: &mut Option<Connection>) -> bool {
+    match slot {
+        None => true,
+        Some(conn) => session.credential_expired() || !conn.check_alive().await,
+    }
+}
+
+/// The editor connection, ready; `Busy` when a statement runs. The flag says
+/// whether it was re-established for this request.
+pub async fn editor<'a>(
+    door: &Door,
+    session: &'a Session,
+    request: &Request,
+) -> Result<(MutexGuard<'a, Option<Connection>>, bool), ApiError> {
+    let mut guard = session.editor.try_lock().map_err(|_| ApiError::Busy)?;
+    let reconnected = needs_reconnect(session, &mut guard).await;
+    if reconnected {
+        *guard = Some(reopen(door, session, request).await?);
+    }
+    Ok((guard, reconnected))
+}
+
+/// Runs one of pgdoor's own catalog statements on the metadata connection
+/// (opened on first use); a lost connection is reconnected and the read tried once more.
+pub async fn meta_query(
+    door: &Door,
+    session: &Session,
+    request: &Request,
+    sql: &str,
+    params: &[Option<&str>],
+) -> Result<ResultSet, ApiError> {
+    let mut guard = session.meta.lock().await;
+    let mut retried = false;
+    loop {
+        if needs_reconnect(session, &mut guard).await {
+            *guard = Some(reopen(door, session, request).await?);
+        }
+        let conn = guard.as_mut().expect("connected above");
+        let token = conn.cancel_token().clone();
+        let mut out = Collector::new(door.config.binary_codec, usize::MAX);
+        let run = conn.query(sql, params, &mut out);
+        let result = match door.config.query_timeout {
+            Some(limit) => token.run_with_timeout(limit, run).await,
+            None => run.await,
+        };
+        match result {
+            Ok(()) => return Ok(out.into_last()),
+            Err(e) if e.is_connection_lost() && !retried => {
+                retried = true;
+                *guard = None;
+            }
+            Err(e) => return Err(ApiError::from_query(e, false)),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The one place where API errors become HTTP answers: pgweb's
+//! `{"error": "...", "status": N}` with the fitting status, plus a `code` for
+//! machines and, for SQL errors, every field of the server's error.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::connect::ConnectError;
+use crate::http::Response;
+use crate::pg::{self, DbError};
+
+/// Everything an API call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No session id in the request.
+    #[error("Session ID is required: open the /connect link to start a session")]
+    SessionRequired,
+    /// The id is unknown: expired, closed, or from another pgdoor replica.
+    #[error("This session has ended (expired, closed, or pgdoor restarted): open the /connect link again")]
+    SessionGone,
+    /// The id belongs to another browser.
+    #[error("This session belongs to another browser: open the /connect link in this one")]
+    NotYourSession,
+    /// A route that would open or switch databases.
+    #[error(
+        "{0} is not available: pgdoor opens sessions only through /connect/<resource>, for the database the credential service grants"
+    )]
+    Locked(&'static str),
+    /// A statement is already running in this session.
+    #[error("A query is already running in this session: wait for it to finish, or cancel it")]
+    Busy,
+    /// A required parameter is missing.
+    #[error("{0} parameter is required")]
+    MissingParam(&'static str),
+    /// The server refused the statement.
+    #[error("{}", .0.message)]
+    Sql(Box<DbError>),
+    /// Read-only sessions run one statement per request.
+    #[error("Read-only sessions run one statement at a time: run the statements separately")]
+    OneStatement(Box<DbError>),
+    /// The statement ran past `--query-timeout` and was cancelled.
+    #[error("The query was cancelled after {} seconds (the query timeout)", .0.as_secs())]
+    Timeout(Duration),
+    /// The connection broke while the statement ran; it was not run again.
+    #[error(
+        "The database connection was lost while running your statement ({0}); it was not run again. pgdoor reconnects on your next request"
+    )]
+    Lost(String),
+    /// Reconnecting failed.
+    #[error(transparent)]
+    Reconnect(#[from] ConnectError),
+    /// Any other client failure.
+    #[error("{0}")]
+    Database(pg::Error),
+    /// No such route.
+    #[error("Not found")]
+    NotFound,
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::SessionRequired | ApiError::MissingParam(_) => 400,
+            ApiError::Sql(_) | ApiError::OneStatement(_) => 400,
+            ApiError::SessionGone | ApiError::NotFound => 404,
+            ApiError::NotYourSession | ApiError::Locked(_) => 403,
+            ApiError::Busy => 409,
+            ApiError::Timeout(_) => 504,
+            ApiError::Lost(_) => 503,
+            ApiError::Reconnect(e) => e.status(),
+            ApiError::Database(_) => 502,
+        }
+    }
+
+    /// A short machine-readable kind.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::SessionRequired => "session_required",
+            ApiError::SessionGone => "session_gone",
+            ApiError::NotYourSession => "session_not_yours",
+            ApiError::Locked(_) => "locked",
+            ApiError::Busy => "busy",
+            ApiError::MissingParam(_) => "bad_request",
+            ApiError::Sql(e) if e.code == "57014" => "cancelled",
+            ApiError::Sql(_) => "sql_error",
+            ApiError::OneStatement(_) => "one_statement",
+            ApiError::Timeout(_) => "timeout",
+            ApiError::Lost(_) => "connection_lost",
+            ApiError::Reconnect(e) => e.code(),
+            ApiError::Database(_) => "database_error",
+            ApiError::NotFound => "not_found",
+        }
+    }
+
+    /// The JSON answer.
+    pub fn response(&self) -> Response {
+        let status = self.status();
+        let mut body = json!({"error": self.to_string(), "status": status, "code": self.code()});
+        if let ApiError::Sql(db) | ApiError::OneStatement(db) = self {
+            body["db_error"] = serde_json::to_value(db).unwrap_or(Value::Null);
+        }
+        Response::json(status, &body)
+    }
+
+    /// Classifies a failed user statement.
+    pub fn from_query(error: pg::Error, readonly: bool) -> Self {
+        match error {
+            pg::Error::Db(db) if readonly && db.code == "42601" && db.message.contains("multiple commands") => {
+                ApiError::OneStatement(db)
+            }
+            pg::Error::Db(db) => ApiError::Sql(db),
+            pg::Error::Timeout(limit) => ApiError::Timeout(limit),
+            e if e.is_connection_lost() => ApiError::Lost(e.to_string()),
+            e => ApiError::Database(e),
+        }
+    }
+}

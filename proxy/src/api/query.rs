@@ -1,0 +1,119 @@
+//! `GET`/`POST /api/query`: runs the person's SQL on the session's stateful
+//! connection and answers with pgweb's result object.
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::access;
+use super::error::ApiError;
+use crate::door::Door;
+use crate::http::{Request, Response};
+use crate::pg::{Collector, ResultSet};
+use crate::session::Session;
+
+/// Runs `query`: several statements in one transaction-aware request, or one
+/// statement at a time in `BEGIN READ ONLY` for read-only sessions.
+pub async fn run(door: &Door, session: &Session, request: &Request) -> Result<Response, ApiError> {
+    let sql = request.param("query").filter(|q| !q.trim().is_empty()).ok_or(ApiError::MissingParam("Query"))?;
+    let (mut editor, reconnected) = access::editor(door, session, request).await?;
+    let conn = editor.as_mut().expect("the editor is connected");
+    let token = conn.cancel_token().clone();
+    let mut out = Collector::new(door.config.binary_codec, door.config.max_rows);
+    let started_at = OffsetDateTime::now_utc();
+    let started = Instant::now();
+    let result = {
+        let run = async {
+            if session.readonly {
+                conn.query_read_only(&sql, &mut out).await
+            } else {
+                conn.simple_query(&sql, &mut out).await
+            }
+        };
+        match door.config.query_timeout {
+            Some(limit) => token.run_with_timeout(limit, run).await,
+            None => run.await,
+        }
+    };
+    let elapsed = started.elapsed();
+    match result {
+        Ok(()) => {
+            session.remember(&sql);
+            let transaction = conn.transaction_status();
+            let mut body = result_object(out, started_at, elapsed);
+            body["transaction"] = json!(transaction);
+            if reconnected {
+                body["reconnected"] = Value::Bool(true);
+            }
+            Ok(Response::json(200, &body))
+        }
+        Err(e) => {
+            if e.is_connection_lost() {
+                *editor = None;
+            }
+            Err(ApiError::from_query(e, session.readonly))
+        }
+    }
+}
+
+/// pgweb's result object for the statement that matters (the last with rows,
+/// else the last), plus a summary of every statement, notices and truncation.
+fn result_object(out: Collector, started_at: OffsetDateTime, elapsed: std::time::Duration) -> Value {
+    let statements: Vec<Value> = out
+        .results
+        .iter()
+        .map(|r| {
+            let done = r.completion.as_ref();
+            json!({
+                "command": done.map(|c| c.tag.clone()),
+                "rows_affected": done.and_then(|c| c.rows_affected),
+                "duration_ms": done.map(|c| c.duration.as_secs_f64() * 1000.0),
+            })
+        })
+        .collect();
+    let notices = out.notices.clone();
+    let main = pick(out.results);
+    let completion = main.completion.clone();
+    let rows_affected = completion.as_ref().and_then(|c| c.rows_affected).unwrap_or(0);
+    let (columns, rows): (Vec<String>, Vec<Vec<Value>>) = if main.columns.is_empty() && counted(&completion) {
+        (vec!["Rows Affected".into()], vec![vec![json!(rows_affected)]])
+    } else {
+        (main.columns.iter().map(|c| c.name.clone()).collect(), main.rows)
+    };
+    let finished_at = started_at + elapsed;
+    let time = |t: OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
+    json!({
+        "columns": columns,
+        "column_types": main.columns.iter().map(|c| c.type_oid).collect::<Vec<_>>(),
+        "rows": rows,
+        "stats": {
+            "columns_count": columns.len(),
+            "rows_count": rows.len(),
+            "rows_affected": rows_affected,
+            "query_start_time": time(started_at),
+            "query_finish_time": time(finished_at),
+            "query_duration_ms": elapsed.as_millis() as u64,
+        },
+        "command": completion.map(|c| c.tag),
+        "truncated": main.truncated,
+        "rows_total": main.rows_seen,
+        "statements": statements,
+        "notices": notices,
+    })
+}
+
+/// INSERT, UPDATE, DELETE and MERGE report rows affected without a row description.
+fn counted(completion: &Option<crate::pg::Completion>) -> bool {
+    completion.as_ref().is_some_and(|c| {
+        ["INSERT", "UPDATE", "DELETE", "MERGE"].iter().any(|word| c.tag.starts_with(word)) && c.rows_affected.is_some()
+    })
+}
+
+fn pick(mut results: Vec<ResultSet>) -> ResultSet {
+    match results.iter().rposition(|r| !r.columns.is_empty()) {
+        Some(index) => results.swap_remove(index),
+        None => results.pop().unwrap_or_default(),
+    }
+}

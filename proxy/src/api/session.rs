@@ -1,0 +1,62 @@
+//! Routes about the session and the server: info, connection, disconnect.
+
+use serde_json::{Map, Value, json};
+
+use super::access;
+use super::error::ApiError;
+use crate::door::Door;
+use crate::http::{Request, Response};
+use crate::session::Session;
+
+/// `GET /api/info`: pgweb's shape, plus pgdoor's own section.
+pub fn info(door: &Door) -> Value {
+    let timeout = door.config.query_timeout.map_or(0, |d| d.as_secs());
+    json!({
+        "app": {
+            "version": env!("CARGO_PKG_VERSION"),
+            "git_sha": "",
+            "build_time": "",
+            "build_arch": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+            "go_version": "",
+        },
+        "features": {
+            "session_lock": true,
+            "query_timeout": timeout,
+            "local_queries": false,
+            "bookmarks_only": false,
+        },
+        "pgdoor": {
+            "readonly": door.config.readonly,
+            "max_rows": door.config.max_rows,
+            "single_database": door.config.single_database,
+        },
+    })
+}
+
+/// `GET /api/connection`: who and where, never a password; the server's
+/// address only with `--show-server-address`.
+pub async fn connection(door: &Door, session: &Session, request: &Request) -> Result<Response, ApiError> {
+    let mut sql = String::from(
+        "SELECT current_database() AS current_database, current_schemas(false)::text AS current_schemas, \
+         current_user AS current_user, session_user AS session_user, version() AS version",
+    );
+    if door.config.show_server_address {
+        sql.push_str(", host(inet_server_addr()) AS inet_server_addr, inet_server_port() AS inet_server_port");
+    }
+    let result = access::meta_query(door, session, request, &sql, &[]).await?;
+    let mut info: Map<String, Value> =
+        result.columns.iter().map(|c| c.name.clone()).zip(result.rows.into_iter().next().unwrap_or_default()).collect();
+    info.insert("session_lock".into(), Value::Bool(true));
+    info.insert("readonly".into(), Value::Bool(session.readonly));
+    info.insert("label".into(), session.label.clone().map_or(Value::Null, Value::String));
+    Ok(Response::json(200, &info))
+}
+
+/// `POST /api/disconnect`: ends the session and closes its connections.
+pub async fn disconnect(door: &Door, session: &Session) -> Response {
+    let removed = door.sessions.remove(&session.id);
+    if let Some(session) = &removed {
+        session.close().await;
+    }
+    Response::json(200, &json!({"success": removed.is_some()}))
+}

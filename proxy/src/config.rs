@@ -1,0 +1,91 @@
+//! The front door's settings, resolved and validated by the binary from its
+//! flags, and shared as `Arc<DoorConfig>`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use pgdoor_resolver::Resolver;
+use secrecy::SecretString;
+
+use crate::pg::BinaryCodec;
+
+/// Everything the server needs.
+pub struct DoorConfig {
+    /// `host:port` to listen on.
+    pub listen: String,
+    /// Serve HTTPS (with HTTP/2) with this certificate and key.
+    pub tls: Option<TlsFiles>,
+    /// URL prefix without trailing slash: `""` or `/pgdoor`.
+    pub prefix: String,
+    /// Where credentials come from.
+    pub resolver: Arc<dyn Resolver>,
+    /// `--url` mode: one database; `/` without a session goes to `/connect/default`.
+    pub single_database: bool,
+    /// Request headers passed to the resolver, lower-cased.
+    pub connect_headers: Vec<String>,
+    /// The header naming the person (for limits and reconnects), lower-cased.
+    pub identity_header: Option<String>,
+    /// Peers whose forwarded headers are believed; `None` trusts every peer.
+    pub trusted_proxies: Option<Vec<IpNet>>,
+    /// Bind sessions to the browser with an HttpOnly cookie.
+    pub session_binding: bool,
+    /// Close sessions idle this long.
+    pub idle_timeout: Option<Duration>,
+    /// Close sessions this old.
+    pub session_lifetime: Option<Duration>,
+    /// Most sessions at once.
+    pub max_sessions: usize,
+    /// Most sessions per identity.
+    pub max_sessions_per_user: usize,
+    /// `/connect` attempts per client address per minute.
+    pub connect_rate_per_minute: u32,
+    /// Every session is read-only.
+    pub readonly: bool,
+    /// Cancel statements running longer than this.
+    pub query_timeout: Option<Duration>,
+    /// Rows kept per result for `/api/query`.
+    pub max_rows: usize,
+    /// How bytea values are shown.
+    pub binary_codec: BinaryCodec,
+    /// Largest request body accepted.
+    pub max_body: usize,
+    /// CSP `frame-ancestors` value.
+    pub frame_ancestors: String,
+    /// HTTP basic auth, when set.
+    pub basic_auth: Option<(String, SecretString)>,
+    /// CORS origin, when CORS is on.
+    pub cors_origin: Option<String>,
+    /// Log the forwarded user on each access line.
+    pub log_forwarded_user: bool,
+    /// Include the database server's address in `/api/connection`.
+    pub show_server_address: bool,
+    /// How long in-flight requests get to finish at shutdown.
+    pub grace_period: Duration,
+    /// Worker threads for the HTTP service.
+    pub threads: usize,
+}
+
+/// Certificate and key files (PEM) for the HTTPS listener.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Certificate chain.
+    pub cert: PathBuf,
+    /// Private key.
+    pub key: PathBuf,
+}
+
+impl fmt::Debug for DoorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DoorConfig")
+            .field("listen", &self.listen)
+            .field("tls", &self.tls)
+            .field("prefix", &self.prefix)
+            .field("single_database", &self.single_database)
+            .field("readonly", &self.readonly)
+            .field("basic_auth", &self.basic_auth.as_ref().map(|(user, _)| (user, "<redacted>")))
+            .finish_non_exhaustive()
+    }
+}

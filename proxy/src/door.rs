@@ -1,0 +1,308 @@
+//! The pingora service: every request comes through [`Door`], which reads it
+//! (with a body cap), routes it, answers it locally with the security headers,
+//! and writes one access-log line.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use base64::Engine;
+use bytes::BytesMut;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use pingora::http::ResponseHeader;
+use pingora::prelude::*;
+use pingora::proxy::{ProxyHttp, Session};
+use secrecy::ExposeSecret;
+use subtle::ConstantTimeEq;
+
+use crate::config::DoorConfig;
+use crate::connect::{self, BINDING_COOKIE};
+use crate::http::{Request, Response};
+use crate::session::{BindingKey, Registry};
+use crate::{api, page};
+
+/// The front door: configuration, sessions, and the `/connect` rate limiter.
+pub struct Door {
+    /// Settings.
+    pub config: Arc<DoorConfig>,
+    /// Live sessions.
+    pub sessions: Arc<Registry>,
+    connect_limiter: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+/// Per-request state for the access log.
+pub struct Ctx {
+    started: Instant,
+    route: &'static str,
+    session: Option<String>,
+    user: Option<String>,
+}
+
+impl Door {
+    /// A door with an empty session registry.
+    pub fn new(config: Arc<DoorConfig>) -> Self {
+        let rate = NonZeroU32::new(config.connect_rate_per_minute.max(1)).expect("at least 1");
+        Door {
+            sessions: Arc::new(Registry::new(config.max_sessions, config.max_sessions_per_user)),
+            connect_limiter: RateLimiter::keyed(Quota::per_minute(rate)),
+            config,
+        }
+    }
+
+    /// The identity header's value, from a trusted peer only.
+    pub fn identity(&self, request: &Request) -> Option<String> {
+        let name = self.config.identity_header.as_deref()?;
+        request.forwarded_header(name).filter(|v| !v.is_empty()).map(str::to_owned)
+    }
+
+    /// `Some(wait)` when this client has used up its `/connect` attempts.
+    pub fn connect_rate_limited(&self, request: &Request) -> Option<Duration> {
+        let ip = request.client_ip()?;
+        self.connect_limiter.check_key(&ip).err().map(|not_until| {
+            not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()))
+        })
+    }
+
+    /// The `Set-Cookie` value binding sessions to this browser.
+    pub fn binding_cookie(&self, key: BindingKey) -> String {
+        let same_site_none = self.config.frame_ancestors != "'self'";
+        let mut cookie = cookie::Cookie::build((BINDING_COOKIE, key.to_cookie_value()))
+            .path(format!("{}/", self.config.prefix))
+            .http_only(true)
+            .secure(self.config.tls.is_some() || same_site_none)
+            .same_site(if same_site_none { cookie::SameSite::None } else { cookie::SameSite::Lax })
+            .build();
+        if same_site_none {
+            cookie.set_partitioned(true);
+        }
+        cookie.to_string()
+    }
+
+    /// Routes one request; returns the route's name for the log, and the answer.
+    async fn route(&self, request: &Request, ctx: &mut Ctx) -> Response {
+        let path = request.path.as_str();
+        if path == "/healthz" {
+            ctx.route = "/healthz";
+            return Response::text(200, "ok\n");
+        }
+        if let Some(refused) = self.check_basic_auth(request) {
+            ctx.route = "basic-auth";
+            return refused;
+        }
+        if request.method == http::Method::OPTIONS && self.config.cors_origin.is_some() {
+            ctx.route = "preflight";
+            return Response::text(204, "");
+        }
+        if let Some(resource) = path.strip_prefix("/connect/") {
+            ctx.route = "/connect/:resource";
+            return connect::handle(self, request, resource).await;
+        }
+        if let Some(rest) = path.strip_prefix("/api/") {
+            ctx.route = "/api";
+            return api::handle(self, request, rest, ctx).await;
+        }
+        if path == "/" && self.config.single_database && request.query_param("session").is_none() {
+            ctx.route = "/";
+            return Response::redirect(&format!("{}/connect/default", self.config.prefix));
+        }
+        ctx.route = "not-found";
+        if request.wants_json() {
+            return api::not_found();
+        }
+        page::error(404, "Not found", "There is nothing at this address.", "Open the link you were given again.")
+    }
+
+    fn check_basic_auth(&self, request: &Request) -> Option<Response> {
+        let (user, pass) = self.config.basic_auth.as_ref()?;
+        let expected = format!("{user}:{}", pass.expose_secret());
+        let given = request
+            .header("authorization")
+            .and_then(|h| h.strip_prefix("Basic "))
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+            .unwrap_or_default();
+        if bool::from(given.ct_eq(expected.as_bytes())) {
+            return None;
+        }
+        Some(Response::text(401, "authentication required\n").header("www-authenticate", "Basic realm=\"pgdoor\""))
+    }
+
+    /// Security headers on every local answer; CORS on the API when enabled.
+    fn finish(&self, mut response: Response, request: &Request) -> Response {
+        let has = |r: &Response, name: &str| r.headers.iter().any(|(n, _)| n == name);
+        if !has(&response, "content-security-policy") {
+            let csp = if response_is_html(&response) {
+                page::content_security_policy(&self.config.frame_ancestors)
+            } else {
+                format!("default-src 'self'; frame-ancestors {}", self.config.frame_ancestors)
+            };
+            response = response.header("content-security-policy", csp);
+        }
+        response = response.header("x-content-type-options", "nosniff").header("referrer-policy", "no-referrer");
+        if self.config.tls.is_some() {
+            response = response.header("strict-transport-security", "max-age=63072000");
+        }
+        if let Some(origin) = &self.config.cors_origin
+            && request.path.starts_with("/api/")
+        {
+            response = response
+                .header("access-control-allow-origin", origin)
+                .header("access-control-allow-methods", "GET, POST, OPTIONS")
+                .header("access-control-allow-headers", "X-Session-ID, Content-Type")
+                .header("access-control-expose-headers", "*")
+                .header("vary", "Origin");
+        }
+        response
+    }
+
+    /// Reads the request off the session. `Err(response)` when it must be refused as is.
+    async fn read_request(&self, session: &mut Session) -> pingora::Result<Result<Request, Response>> {
+        let header = session.req_header();
+        let method = header.method.clone();
+        let full_path = header.uri.path().to_owned();
+        let query = header.uri.query().unwrap_or_default().to_owned();
+        let headers = header.headers.clone();
+        let prefix = &self.config.prefix;
+        let path = if prefix.is_empty() {
+            full_path
+        } else if full_path == *prefix {
+            return Ok(Err(Response::redirect(&format!("{prefix}/"))));
+        } else {
+            match full_path.strip_prefix(prefix.as_str()) {
+                Some(rest) if rest.starts_with('/') => rest.to_owned(),
+                _ if full_path == "/healthz" || full_path == "/readyz" => full_path,
+                _ => {
+                    return Ok(Err(page::error(
+                        404,
+                        "Not found",
+                        "There is nothing at this address.",
+                        "Open the link you were given again.",
+                    )));
+                }
+            }
+        };
+        let declared =
+            headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|len| len > self.config.max_body) {
+            return Ok(Err(self.too_large()));
+        }
+        if headers.get("expect").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue")) {
+            session.as_downstream_mut().write_continue_response().await?;
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = session.read_request_body().await? {
+            if body.len() + chunk.len() > self.config.max_body {
+                return Ok(Err(self.too_large()));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let peer = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
+        let trusted = match &self.config.trusted_proxies {
+            None => true,
+            Some(nets) => peer.is_some_and(|ip| nets.iter().any(|net| net.contains(&ip))),
+        };
+        Ok(Ok(Request { method, path, query, headers, body: body.freeze(), peer, trusted }))
+    }
+
+    fn too_large(&self) -> Response {
+        Response::json(
+            413,
+            &serde_json::json!({"error": format!("the request body is larger than {} bytes", self.config.max_body), "status": 413}),
+        )
+    }
+}
+
+fn response_is_html(response: &Response) -> bool {
+    response.headers.iter().any(|(n, v)| n == "content-type" && v.as_bytes().starts_with(b"text/html"))
+}
+
+/// Writes a response to the client.
+async fn write(session: &mut Session, response: Response) -> pingora::Result<()> {
+    let mut header = ResponseHeader::build(response.status, Some(response.headers.len() + 2))?;
+    for (name, value) in response.headers {
+        header.append_header(name, value)?;
+    }
+    header.insert_header("content-length", response.body.len().to_string())?;
+    let empty = response.body.is_empty();
+    session.write_response_header(Box::new(header), empty).await?;
+    if !empty {
+        session.write_response_body(Some(response.body), true).await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl ProxyHttp for Door {
+    type CTX = Ctx;
+
+    fn new_ctx(&self) -> Ctx {
+        Ctx { started: Instant::now(), route: "-", session: None, user: None }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> pingora::Result<bool> {
+        session.set_keepalive(Some(75));
+        let (response, request) = match self.read_request(session).await? {
+            Ok(request) => {
+                if self.config.log_forwarded_user {
+                    ctx.user = request
+                        .forwarded_header("x-forwarded-email")
+                        .or_else(|| request.forwarded_header("x-forwarded-user"))
+                        .map(str::to_owned);
+                }
+                let response = if request.path == "/readyz" {
+                    ctx.route = "/readyz";
+                    match session.is_process_shutting_down() {
+                        true => Response::text(503, "shutting down\n"),
+                        false => Response::text(200, "ready\n"),
+                    }
+                } else {
+                    self.route(&request, ctx).await
+                };
+                (self.finish(response, &request), Some(request))
+            }
+            Err(response) => (response, None),
+        };
+        let response = match &request {
+            Some(_) => response,
+            None => response.header("x-content-type-options", "nosniff"),
+        };
+        // A client that went away mid-answer is not an error worth a log line.
+        let _ = write(session, response).await;
+        Ok(true)
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut Ctx) -> pingora::Result<Box<HttpPeer>> {
+        Error::e_explain(ErrorType::InternalError, "every request is answered locally")
+    }
+
+    /// pingora's own error lines quote the request line, whose query may hold
+    /// a session id; `logging` writes a clean one instead.
+    fn suppress_error_log(&self, _session: &Session, _ctx: &Ctx, _error: &pingora::Error) -> bool {
+        true
+    }
+
+    async fn logging(&self, session: &mut Session, error: Option<&pingora::Error>, ctx: &mut Ctx) {
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let method = session.req_header().method.as_str().to_owned();
+        if let Some(error) = error {
+            tracing::warn!(route = ctx.route, "request failed: {}", error.etype().as_str());
+        }
+        tracing::info!(
+            target: "pgdoor::access",
+            method = %method,
+            route = ctx.route,
+            status,
+            duration_ms = ctx.started.elapsed().as_secs_f64() * 1000.0,
+            session = ctx.session.as_deref().unwrap_or("-"),
+            user = ctx.user.as_deref().unwrap_or("-"),
+        );
+    }
+}
+
+impl Ctx {
+    /// Notes the session (as a short hash) for the access line.
+    pub fn session(&mut self, hash: String) {
+        self.session = Some(hash);
+    }
+}

@@ -1,0 +1,100 @@
+//! Starting the server: pingora with one HTTP service (plain or TLS with
+//! HTTP/2) and the session reaper, stopped gracefully on SIGTERM or SIGINT.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pingora::listeners::tls::TlsSettings;
+use pingora::prelude::*;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{RunArgs, ShutdownSignal, ShutdownSignalWatch};
+use pingora::services::background::background_service;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::config::DoorConfig;
+use crate::door::Door;
+use crate::session::Reaper;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The address cannot be listened on.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TLS certificate or key is unusable.
+    #[error("--tls-cert/--tls-key: {0}")]
+    Tls(String),
+}
+
+/// Runs until SIGTERM or SIGINT, then lets in-flight requests finish (up to
+/// the grace period) and closes every session with Terminate.
+pub fn run(config: DoorConfig) -> Result<(), StartError> {
+    // pingora would retry a busy port for 30 s and then fail inside a worker.
+    drop(
+        std::net::TcpListener::bind(&config.listen)
+            .map_err(|source| StartError::Listen { addr: config.listen.clone(), source })?,
+    );
+    if let Some(tls) = &config.tls {
+        // pingora panics on unusable files; check them first.
+        CertificateDer::pem_file_iter(&tls.cert)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| StartError::Tls(format!("{}: {e}", tls.cert.display())))?;
+        PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| StartError::Tls(format!("{}: {e}", tls.key.display())))?;
+    }
+    let config = Arc::new(config);
+    let conf = ServerConf {
+        threads: config.threads,
+        grace_period_seconds: Some(config.grace_period.as_secs()),
+        graceful_shutdown_timeout_seconds: Some(2),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+
+    let door = Door::new(config.clone());
+    let reaper = Reaper {
+        registry: door.sessions.clone(),
+        idle_timeout: config.idle_timeout,
+        lifetime: config.session_lifetime,
+        grace_period: config.grace_period,
+    };
+    let mut service = http_proxy_service(&server.configuration, door);
+    match &config.tls {
+        Some(tls) => {
+            let cert = tls.cert.to_string_lossy();
+            let key = tls.key.to_string_lossy();
+            let mut settings = TlsSettings::intermediate(&cert, &key).map_err(|e| StartError::Tls(e.to_string()))?;
+            settings.enable_h2();
+            service.add_tls_with_settings(&config.listen, None, settings);
+        }
+        None => service.add_tcp(&config.listen),
+    }
+    server.add_service(service);
+    server.add_service(background_service("session reaper", reaper));
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    tracing::info!("pgdoor listening on {scheme}://{}{}/", config.listen, config.prefix);
+    server.run(RunArgs { shutdown_signal: Box::new(GracefulOnBoth) });
+    Ok(())
+}
+
+/// SIGTERM and SIGINT both shut down gracefully (pingora's default makes SIGINT abrupt).
+struct GracefulOnBoth;
+
+#[async_trait]
+impl ShutdownSignalWatch for GracefulOnBoth {
+    async fn recv(&self) -> ShutdownSignal {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: finishing in-flight requests, then closing sessions"),
+            _ = int.recv() => tracing::info!("SIGINT: finishing in-flight requests, then closing sessions"),
+        }
+        ShutdownSignal::GracefulTerminate
+    }
+}

@@ -1,0 +1,115 @@
+//! Read-only sessions hold against any SQL a person can type.
+
+use serde_json::json;
+
+use crate::support::door::{Browser, Door};
+use crate::support::pg::{roles, tls_cluster};
+
+/// A database with a table, a sequence, a writing function and a committing procedure.
+fn database() -> String {
+    let c = tls_cluster();
+    let db = c.create_database(roles::TRUST);
+    c.admin_sql_in(
+        &db,
+        "CREATE TABLE t(x int); INSERT INTO t VALUES (1);
+         CREATE SEQUENCE s;
+         CREATE FUNCTION write_fn() RETURNS int LANGUAGE sql AS 'INSERT INTO t VALUES (100) RETURNING x';
+         CREATE PROCEDURE commit_and_write() LANGUAGE plpgsql AS $$BEGIN COMMIT; INSERT INTO t VALUES (200); COMMIT; END$$;
+         ALTER TABLE t OWNER TO trust_user; ALTER SEQUENCE s OWNER TO trust_user;
+         ALTER FUNCTION write_fn() OWNER TO trust_user; ALTER PROCEDURE commit_and_write() OWNER TO trust_user;",
+    );
+    db
+}
+
+/// Every attempt, as one request or as a sequence of requests in the same
+/// session; the last step of each is the one that would write.
+const ESCAPES: &[&[&str]] = &[
+    &["INSERT INTO t VALUES (2)"],
+    &["COMMIT; INSERT INTO t VALUES (3)"],
+    &["ROLLBACK; INSERT INTO t VALUES (4)"],
+    &["BEGIN READ WRITE; INSERT INTO t VALUES (5); COMMIT"],
+    &["SET TRANSACTION READ WRITE; INSERT INTO t VALUES (6)"],
+    &["SET TRANSACTION READ WRITE", "INSERT INTO t VALUES (7)"],
+    &["SET default_transaction_read_only = off", "INSERT INTO t VALUES (8)"],
+    &["SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", "INSERT INTO t VALUES (9)"],
+    &["RESET ALL", "INSERT INTO t VALUES (10)"],
+    &["BEGIN READ WRITE", "INSERT INTO t VALUES (11)"],
+    &["COMMIT AND CHAIN", "INSERT INTO t VALUES (12)"],
+    &["SELECT set_config('default_transaction_read_only', 'off', false)", "INSERT INTO t VALUES (13)"],
+    &["SELECT set_config('transaction_read_only', 'off', false)"],
+    &["DO $$BEGIN INSERT INTO t VALUES (14); END$$"],
+    &["DO $$BEGIN COMMIT; INSERT INTO t VALUES (15); END$$"],
+    &["WITH gone AS (DELETE FROM t RETURNING *) SELECT count(*) FROM gone"],
+    &["SELECT write_fn()"],
+    &["CALL commit_and_write()"],
+    &["UPDATE t SET x = 0"],
+    &["DELETE FROM t"],
+    &["TRUNCATE t"],
+    &["DROP TABLE t"],
+    &["ALTER TABLE t ADD COLUMN y int"],
+    &["CREATE TABLE u(x int)"],
+    &["CREATE TEMP TABLE tmp(x int)"],
+    &["SELECT nextval('s')"],
+    &["COPY t FROM PROGRAM 'true'"],
+    &["PREPARE w AS INSERT INTO t VALUES (16)", "EXECUTE w"],
+];
+
+async fn assert_holds(tab: &Browser) {
+    for attempt in ESCAPES {
+        let (write, setup) = attempt.split_last().unwrap();
+        for sql in setup {
+            tab.query(sql).await;
+            assert_eq!(tab.query("SELECT count(*) FROM t").await.scalar(), &json!(1), "after {sql}");
+        }
+        let answer = tab.query(write).await;
+        assert_ne!(answer.status, 200, "{attempt:?} was allowed: {}", answer.body);
+        // The data is what it was, whatever the attempt did.
+        assert_eq!(tab.query("SELECT count(*) FROM t").await.scalar(), &json!(1), "after {attempt:?}");
+    }
+    assert_eq!(tab.query("SELECT sum(x) FROM t").await.scalar(), &json!(1));
+    assert_eq!(tab.query("SHOW transaction_read_only").await.scalar(), &json!("on"));
+    assert_eq!(tls_cluster().admin_sql("SELECT 1"), "1");
+}
+
+#[tokio::test]
+async fn readonly_flag_holds_against_every_escape() {
+    let db = database();
+    let door = Door::start(&["--url", &tls_cluster().url_in(&db, roles::TRUST, None, "sslmode=disable"), "--readonly"]);
+    let mut tab = Browser::new(&door.base);
+    tab.connect("default", &[]).await;
+    assert_holds(&tab).await;
+    assert_eq!(tls_cluster().admin_sql_in(&db, "SELECT count(*) FROM t"), "1");
+    assert_eq!(tls_cluster().admin_sql_in(&db, "SELECT count(*) FROM pg_class WHERE relname IN ('u', 'tmp')"), "0");
+
+    // Reading works, settings persist, and several statements get a clear answer.
+    assert_eq!(tab.query("SELECT x FROM t").await.scalar(), &json!(1));
+    tab.query("SET search_path = pg_catalog, public").await;
+    assert_eq!(tab.query("SHOW search_path").await.scalar(), &json!("pg_catalog, public"));
+    let many = tab.query("SELECT 1; SELECT 2").await;
+    assert_eq!(many.status, 400);
+    assert_eq!(many.body["code"], "one_statement");
+    assert_eq!(tab.get("info").await.body["pgdoor"]["readonly"], true);
+    assert_eq!(tab.get("connection").await.body["readonly"], true);
+}
+
+#[tokio::test]
+async fn a_readonly_credential_from_the_backend_holds_too() {
+    let db = database();
+    let dir = tempfile::tempdir().unwrap();
+    let map = dir.path().join("resources.toml");
+    let url = tls_cluster().url_in(&db, roles::TRUST, None, "sslmode=disable");
+    std::fs::write(
+        &map,
+        format!("[viewer]\ndatabase_url = \"{url}\"\nreadonly = true\n[editor]\ndatabase_url = \"{url}\"\n"),
+    )
+    .unwrap();
+    let door = Door::start(&["--sessions", "--connect-backend", &format!("file://{}", map.display())]);
+    let mut viewer = Browser::new(&door.base);
+    viewer.connect("viewer", &[]).await;
+    assert_holds(&viewer).await;
+
+    let mut editor = Browser::new(&door.base);
+    editor.connect("editor", &[]).await;
+    assert_eq!(editor.query("INSERT INTO t VALUES (2)").await.status, 200);
+    assert_eq!(editor.query("DELETE FROM t WHERE x = 2").await.body["stats"]["rows_affected"], 1);
+}
