@@ -3,6 +3,7 @@
 //! ```text
 //! pgclient_bench select1 <url> <count>   # sequential SELECT 1, prints pgbench-style latency
 //! pgclient_bench csv <url> <sql>         # streams the rows to stdout as CSV
+//! pgclient_bench connect <url> <count>   # sequential connects, prints the median in ms
 //! ```
 
 use std::future::{Future, ready};
@@ -44,6 +45,26 @@ async fn main() -> ExitCode {
             return ExitCode::from(64);
         }
     };
+    if mode == "connect" {
+        let count: usize = arg.parse().unwrap_or(50);
+        let mut times = Vec::with_capacity(count);
+        for _ in 0..count {
+            let started = Instant::now();
+            match connect(&config).await {
+                Ok(conn) => {
+                    times.push(started.elapsed());
+                    conn.close().await;
+                }
+                Err(e) => {
+                    eprintln!("connect: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        times.sort();
+        println!("connect median = {:.3} ms", times[count / 2].as_secs_f64() * 1000.0);
+        return ExitCode::SUCCESS;
+    }
     let mut conn = match connect(&config).await {
         Ok(c) => c,
         Err(e) => {

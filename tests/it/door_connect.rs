@@ -346,3 +346,60 @@ fn invalid_configuration_stops_startup_naming_the_flag() {
     assert_eq!(code, Some(1));
     assert!(err.contains("cannot listen on 127.0.0.1:"), "{err}");
 }
+
+#[tokio::test]
+async fn cors_readiness_and_disconnect() {
+    let c = tls_cluster();
+    let db = c.create_database(roles::TRUST);
+    let url = c.url_in(&db, roles::TRUST, None, "sslmode=disable");
+    let door = Door::start(&[
+        "--url",
+        &url,
+        "--cors",
+        "--cors-origin",
+        "https://app.example.com",
+        "--max-request-body",
+        "2000",
+        "--log-format",
+        "json",
+    ]);
+    let http = client();
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, format!("{}/api/query", door.base))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-headers", "x-session-id")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "https://app.example.com");
+    assert!(preflight.headers()["access-control-allow-headers"].to_str().unwrap().contains("X-Session-ID"));
+    assert_eq!(http.get(format!("{}/readyz", door.base)).send().await.unwrap().status(), 200);
+
+    let mut tab = Browser::new(&door.base);
+    tab.connect("default", &[]).await;
+    assert_eq!(tab.query("SELECT 1").await.status, 200);
+    let too_big = tab.query(&format!("SELECT '{}'", "x".repeat(3000))).await;
+    assert_eq!(too_big.status, 413, "{}", too_big.body);
+    assert!(c.connections_to(&db) >= 1);
+
+    // One JSON access line per request, with the session as a short hash.
+    let access: Vec<serde_json::Value> = door
+        .logs()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["target"] == "pgdoor::access")
+        .collect();
+    let query_line =
+        access.iter().find(|l| l["fields"]["route"] == "/api" && l["fields"]["status"] == 200).expect("an access line");
+    let hash = query_line["fields"]["session"].as_str().unwrap();
+    assert_eq!(hash.len(), 8);
+    assert!(!tab.session.as_ref().unwrap().contains(hash));
+    assert!(query_line["fields"]["duration_ms"].is_number());
+
+    assert_eq!(tab.post("disconnect", &[]).await.body, json!({"success": true}));
+    let after = tab.query("SELECT 1").await;
+    assert_eq!(after.status, 404);
+    assert_eq!(after.body["code"], "session_gone");
+    assert_eq!(c.connections_to(&db), 0);
+}

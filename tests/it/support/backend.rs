@@ -112,10 +112,11 @@ impl Drop for Backend {
     }
 }
 
-/// A cargo example of this package; `cargo test` builds examples before it runs tests.
+/// A cargo example of this package, built as a program by `cargo build --examples`
+/// (`tests/run` does that first; `cargo test` alone builds examples only as tests).
 pub fn example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let path = exe.parent().and_then(Path::parent).unwrap().join("examples").join(name);
-    assert!(path.is_file(), "{} is missing: run the tests with `cargo test` (it builds the examples)", path.display());
+    assert!(path.is_file(), "{} is missing: run `cargo build --examples` first (tests/run does)", path.display());
     path
 }
