@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::future::Future;
+use std::task::Poll;
 use std::time::Instant;
 
 use fallible_iterator::FallibleIterator;
@@ -154,26 +156,30 @@ impl Connection {
         if self.pending > 0 {
             return true;
         }
-        // Polls the socket once: an idle connection has nothing to say.
-        while let Ok(message) = tokio::time::timeout(std::time::Duration::ZERO, self.read()).await {
-            match message {
-                Ok(Message::ErrorResponse(body)) => {
+        // Polls the socket once, without a timer: an idle connection has nothing to say.
+        loop {
+            let polled = {
+                let mut read = std::pin::pin!(self.read());
+                std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await
+            };
+            match polled {
+                Poll::Pending => return true,
+                Poll::Ready(Ok(Message::ErrorResponse(body))) => {
                     let reason = DbError::parse(body.fields())
                         .map(|db| format!("the server ended the session: {db}"))
                         .unwrap_or_else(|e| e.to_string());
                     self.broken = Some(reason);
                     return false;
                 }
-                Ok(Message::ParameterStatus(body)) => {
+                Poll::Ready(Ok(Message::ParameterStatus(body))) => {
                     if let (Ok(name), Ok(value)) = (body.name(), body.value()) {
                         self.params.insert(name.to_owned(), value.to_owned());
                     }
                 }
-                Ok(_) => {}
-                Err(_) => return false,
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(_)) => return false,
             }
         }
-        true
     }
 
     /// Runs one statement with the extended protocol (unnamed statement, one
