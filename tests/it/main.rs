@@ -1,6 +1,7 @@
 //! pgdoor's integration tests: the real binary and client against real
 //! PostgreSQL clusters started by the suite.
 
+mod api_catalog;
 mod check_backend_cmd;
 mod check_cmd;
 mod door_connect;

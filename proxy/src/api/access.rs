@@ -71,6 +71,45 @@ pub async fn editor<'a>(
     Ok((guard, reconnected))
 }
 
+/// Runs exactly one statement as SQL the person typed: on the editor
+/// connection (409 when busy), under the session's read-only rule and the
+/// query timeout, through the extended protocol so a second statement
+/// smuggled into the text is refused by the server.
+pub async fn editor_statement(
+    door: &Door,
+    session: &Session,
+    request: &Request,
+    sql: &str,
+    max_rows: usize,
+) -> Result<ResultSet, ApiError> {
+    let (mut editor, _) = editor(door, session, request).await?;
+    let conn = editor.as_mut().expect("the editor is connected");
+    let token = conn.cancel_token().clone();
+    let mut out = Collector::new(door.config.binary_codec, max_rows);
+    let result = {
+        let run = async {
+            if session.readonly {
+                conn.query_read_only(sql, &mut out).await
+            } else {
+                conn.query(sql, &[], &mut out).await
+            }
+        };
+        match door.config.query_timeout {
+            Some(limit) => token.run_with_timeout(limit, run).await,
+            None => run.await,
+        }
+    };
+    match result {
+        Ok(()) => Ok(out.into_last()),
+        Err(e) => {
+            if e.is_connection_lost() {
+                *editor = None;
+            }
+            Err(ApiError::from_query(e, true))
+        }
+    }
+}
+
 /// Runs one of pgdoor's own catalog statements on the metadata connection
 /// (opened on first use); a lost connection is reconnected and the read tried once more.
 pub async fn meta_query(

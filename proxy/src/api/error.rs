@@ -33,6 +33,9 @@ pub enum ApiError {
     /// A required parameter is missing.
     #[error("{0} parameter is required")]
     MissingParam(&'static str),
+    /// A parameter has an unusable value.
+    #[error("{0}")]
+    BadParam(String),
     /// The server refused the statement.
     #[error("{}", .0.message)]
     Sql(Box<DbError>),
@@ -62,7 +65,7 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::SessionRequired | ApiError::MissingParam(_) => 400,
+            ApiError::SessionRequired | ApiError::MissingParam(_) | ApiError::BadParam(_) => 400,
             ApiError::Sql(_) | ApiError::OneStatement(_) => 400,
             ApiError::SessionGone | ApiError::NotFound => 404,
             ApiError::NotYourSession | ApiError::Locked(_) => 403,
@@ -82,7 +85,7 @@ impl ApiError {
             ApiError::NotYourSession => "session_not_yours",
             ApiError::Locked(_) => "locked",
             ApiError::Busy => "busy",
-            ApiError::MissingParam(_) => "bad_request",
+            ApiError::MissingParam(_) | ApiError::BadParam(_) => "bad_request",
             ApiError::Sql(e) if e.code == "57014" => "cancelled",
             ApiError::Sql(_) => "sql_error",
             ApiError::OneStatement(_) => "one_statement",

@@ -1,7 +1,7 @@
 //! `GET`/`POST /api/query`: runs the person's SQL on the session's stateful
 //! connection and answers with pgweb's result object.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -59,8 +59,8 @@ pub async fn run(door: &Door, session: &Session, request: &Request) -> Result<Re
 }
 
 /// pgweb's result object for the statement that matters (the last with rows,
-/// else the last), plus a summary of every statement, notices and truncation.
-fn result_object(out: Collector, started_at: OffsetDateTime, elapsed: std::time::Duration) -> Value {
+/// else the last), plus a summary of every statement and the notices.
+fn result_object(out: Collector, started_at: OffsetDateTime, elapsed: Duration) -> Value {
     let statements: Vec<Value> = out
         .results
         .iter()
@@ -74,7 +74,15 @@ fn result_object(out: Collector, started_at: OffsetDateTime, elapsed: std::time:
         })
         .collect();
     let notices = out.notices.clone();
-    let main = pick(out.results);
+    let mut body = result_json(pick(out.results), started_at, elapsed);
+    body["statements"] = json!(statements);
+    body["notices"] = json!(notices);
+    body
+}
+
+/// pgweb's result object for one result set: columns, rows, stats, plus
+/// pgdoor's `column_types`, `command`, `truncated` and `rows_total`.
+pub(super) fn result_json(main: ResultSet, started_at: OffsetDateTime, elapsed: Duration) -> Value {
     let completion = main.completion.clone();
     let rows_affected = completion.as_ref().and_then(|c| c.rows_affected).unwrap_or(0);
     let (columns, rows): (Vec<String>, Vec<Vec<Value>>) = if main.columns.is_empty() && counted(&completion) {
@@ -82,7 +90,6 @@ fn result_object(out: Collector, started_at: OffsetDateTime, elapsed: std::time:
     } else {
         (main.columns.iter().map(|c| c.name.clone()).collect(), main.rows)
     };
-    let finished_at = started_at + elapsed;
     let time = |t: OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
     json!({
         "columns": columns,
@@ -93,14 +100,12 @@ fn result_object(out: Collector, started_at: OffsetDateTime, elapsed: std::time:
             "rows_count": rows.len(),
             "rows_affected": rows_affected,
             "query_start_time": time(started_at),
-            "query_finish_time": time(finished_at),
+            "query_finish_time": time(started_at + elapsed),
             "query_duration_ms": elapsed.as_millis() as u64,
         },
         "command": completion.map(|c| c.tag),
         "truncated": main.truncated,
         "rows_total": main.rows_seen,
-        "statements": statements,
-        "notices": notices,
     })
 }
 

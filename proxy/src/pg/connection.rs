@@ -4,8 +4,8 @@
 //! a caller gives up half-way.
 
 use std::collections::HashMap;
-use std::ops::Range;
 use std::future::Future;
+use std::ops::Range;
 use std::task::Poll;
 use std::time::Instant;
 

@@ -1,4 +1,4 @@
-//! Routes about the session and the server: info, connection, disconnect.
+//! Routes about the server and the session: info, connection, disconnect.
 
 use serde_json::{Map, Value, json};
 

@@ -1,0 +1,155 @@
+//! Catalog routes: schemas, objects, a table's columns, info, indexes and
+//! constraints, functions, activity and settings. pgdoor's own reads, run on
+//! the metadata connection with names bound as parameters.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::access;
+use super::error::ApiError;
+use super::query::result_json;
+use super::sql::TableRef;
+use crate::door::Door;
+use crate::http::{Request, Response};
+use crate::session::Session;
+
+/// Schemas every listing leaves out.
+const SYSTEM_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
+
+/// The five kinds pgweb's objects map always has.
+const KINDS: [&str; 5] = ["table", "view", "materialized_view", "function", "sequence"];
+
+/// Runs a catalog statement and answers with pgweb's result object.
+async fn result(
+    door: &Door,
+    session: &Session,
+    request: &Request,
+    sql: &str,
+    params: &[Option<&str>],
+) -> Result<Response, ApiError> {
+    let started_at = OffsetDateTime::now_utc();
+    let started = Instant::now();
+    let set = access::meta_query(door, session, request, sql, params).await?;
+    Ok(Response::json(200, &result_json(set, started_at, started.elapsed())))
+}
+
+/// Reads the `:table` part of a route.
+pub fn table(raw: &str) -> Result<TableRef, ApiError> {
+    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+    TableRef::parse(&decoded).ok_or_else(|| ApiError::BadParam(format!("\"{decoded}\" is not a table name")))
+}
+
+/// `GET /api/schemas`.
+pub async fn schemas(door: &Door, session: &Session, request: &Request) -> Result<Response, ApiError> {
+    let sql = format!(
+        "SELECT n.nspname FROM pg_namespace n WHERE {SYSTEM_SCHEMAS} AND has_schema_privilege(n.oid, 'USAGE') ORDER BY 1"
+    );
+    let set = access::meta_query(door, session, request, &sql, &[]).await?;
+    let names: Vec<Value> = set.rows.into_iter().filter_map(|mut row| row.pop()).collect();
+    Ok(Response::json(200, &names))
+}
+
+/// `GET /api/objects`: `{schema: {kind: [{oid, name}]}}`, `oid` as a string.
+pub async fn objects(door: &Door, session: &Session, request: &Request) -> Result<Response, ApiError> {
+    let sql = format!(
+        "SELECT c.oid::text, n.nspname, c.relname, CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized_view' \
+         WHEN 'S' THEN 'sequence' ELSE 'table' END \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND {SYSTEM_SCHEMAS} AND has_schema_privilege(n.oid, 'USAGE') \
+         UNION ALL \
+         SELECT p.oid::text, n.nspname, p.proname, 'function' \
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE {SYSTEM_SCHEMAS} AND has_schema_privilege(n.oid, 'USAGE') \
+         ORDER BY 2, 3"
+    );
+    let set = access::meta_query(door, session, request, &sql, &[]).await?;
+    let mut grouped: BTreeMap<String, BTreeMap<&str, Vec<Value>>> = BTreeMap::new();
+    for row in set.rows {
+        let [oid, schema, name, kind] = <[Value; 4]>::try_from(row).map_err(|_| ApiError::NotFound)?;
+        let (Some(schema), Some(kind)) = (schema.as_str(), kind.as_str()) else { continue };
+        let kinds =
+            grouped.entry(schema.to_owned()).or_insert_with(|| KINDS.iter().map(|k| (*k, Vec::new())).collect());
+        let slot = KINDS.iter().find(|k| **k == kind).copied().unwrap_or("table");
+        kinds.entry(slot).or_default().push(json!({"oid": oid, "name": name}));
+    }
+    Ok(Response::json(200, &grouped))
+}
+
+/// `GET /api/tables/:table` (columns), or a function's definition with `type=function`.
+pub async fn columns(door: &Door, session: &Session, request: &Request, raw: &str) -> Result<Response, ApiError> {
+    if request.param("type").as_deref() == Some("function") {
+        return function(door, session, request, raw).await;
+    }
+    let table = table(raw)?;
+    let sql = "SELECT a.attname AS column_name, format_type(a.atttypid, a.atttypmod) AS data_type, \
+         CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END AS is_nullable, \
+         CASE WHEN a.atttypid IN (1042, 1043) AND a.atttypmod > 0 THEN a.atttypmod - 4 END AS character_maximum_length, \
+         NULL::text AS character_set_catalog, pg_get_expr(d.adbin, d.adrelid) AS column_default, \
+         col_description(c.oid, a.attnum) AS comment \
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+         WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
+    result(door, session, request, sql, &[Some(&table.schema), Some(&table.name)]).await
+}
+
+/// `GET /api/functions/:id` (and `tables/:id?type=function`): the definition by OID.
+pub async fn function(door: &Door, session: &Session, request: &Request, id: &str) -> Result<Response, ApiError> {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::BadParam(format!("\"{id}\" is not a function id")));
+    }
+    let sql = "SELECT p.oid::text AS oid, p.proname, p.pronamespace::regnamespace::text AS pronamespace, \
+         pg_get_userbyid(p.proowner) AS proowner, \
+         CASE WHEN p.prokind IN ('f', 'p', 'w') THEN pg_get_functiondef(p.oid) END AS functiondef \
+         FROM pg_proc p WHERE p.oid = $1::oid";
+    result(door, session, request, sql, &[Some(id)]).await
+}
+
+/// `GET /api/tables/:table/info`: sizes and the planner's row estimate.
+pub async fn info(door: &Door, session: &Session, request: &Request, raw: &str) -> Result<Response, ApiError> {
+    let table = table(raw)?;
+    let sql = "SELECT pg_size_pretty(pg_table_size(c.oid)) AS data_size, \
+         pg_size_pretty(pg_indexes_size(c.oid)) AS index_size, \
+         pg_size_pretty(pg_total_relation_size(c.oid)) AS total_size, c.reltuples::bigint AS rows_count \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2";
+    let set = access::meta_query(door, session, request, sql, &[Some(&table.schema), Some(&table.name)]).await?;
+    let row = set
+        .rows
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::BadParam(format!("there is no table {}", table.quoted())))?;
+    let object: serde_json::Map<String, Value> = set.columns.iter().map(|c| c.name.clone()).zip(row).collect();
+    Ok(Response::json(200, &object))
+}
+
+/// `GET /api/tables/:table/indexes`.
+pub async fn indexes(door: &Door, session: &Session, request: &Request, raw: &str) -> Result<Response, ApiError> {
+    let table = table(raw)?;
+    let sql = "SELECT i.indexname AS index_name, \
+         pg_size_pretty(pg_relation_size(format('%I.%I', i.schemaname, i.indexname)::regclass)) AS index_size, \
+         i.indexdef AS index_definition FROM pg_indexes i WHERE i.schemaname = $1 AND i.tablename = $2 ORDER BY 1";
+    result(door, session, request, sql, &[Some(&table.schema), Some(&table.name)]).await
+}
+
+/// `GET /api/tables/:table/constraints`.
+pub async fn constraints(door: &Door, session: &Session, request: &Request, raw: &str) -> Result<Response, ApiError> {
+    let table = table(raw)?;
+    let sql = "SELECT con.conname AS name, pg_get_constraintdef(con.oid, true) AS definition \
+         FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = $1 AND c.relname = $2 AND con.contype <> 'n' ORDER BY con.contype DESC, con.conname";
+    result(door, session, request, sql, &[Some(&table.schema), Some(&table.name)]).await
+}
+
+/// `GET /api/activity`: this database's backends.
+pub async fn activity(door: &Door, session: &Session, request: &Request) -> Result<Response, ApiError> {
+    let sql = "SELECT * FROM pg_stat_activity WHERE datname = current_database() ORDER BY backend_start";
+    result(door, session, request, sql, &[]).await
+}
+
+/// `GET /api/server_settings`.
+pub async fn server_settings(door: &Door, session: &Session, request: &Request) -> Result<Response, ApiError> {
+    result(door, session, request, "SELECT * FROM pg_settings ORDER BY name", &[]).await
+}

@@ -1,0 +1,158 @@
+//! `GET /api/tables/:table/rows`: a page of rows with sort and filter, and
+//! `explain` / `analyze`.
+//!
+//! Two kinds of filter: pgdoor's structured one (`filter_column`,
+//! `filter_op`, `filter_value`), whose value is bound as a parameter and whose
+//! column is quoted; and pgweb's raw `where` fragment, which is SQL the person
+//! typed and runs as such (editor connection, one statement, read-only rules).
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::access;
+use super::catalog::table;
+use super::error::ApiError;
+use super::query::result_json;
+use super::sql::{TableRef, quote_ident};
+use crate::door::Door;
+use crate::http::{Request, Response};
+use crate::session::Session;
+
+/// Planner estimates at least this large are shown instead of counting (as pgweb).
+const ESTIMATE_FROM: i64 = 100_000;
+
+/// The structured filter operators (pgweb's frontend offers the same list).
+fn operator(name: &str) -> Option<(&'static str, bool)> {
+    // (SQL after the column, takes a value)
+    Some(match name {
+        "equal" => ("= $1", true),
+        "not_equal" => ("<> $1", true),
+        "greater" => ("> $1", true),
+        "greater_eq" => (">= $1", true),
+        "less" => ("< $1", true),
+        "less_eq" => ("<= $1", true),
+        "like" => ("::text LIKE $1", true),
+        "ilike" => ("::text ILIKE $1", true),
+        "null" => ("IS NULL", false),
+        "not_null" => ("IS NOT NULL", false),
+        _ => return None,
+    })
+}
+
+fn number(request: &Request, name: &str, default: i64) -> Result<i64, ApiError> {
+    match request.param(name).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| ApiError::BadParam(format!("{name} must be a number"))),
+    }
+}
+
+/// Handles the rows route.
+pub async fn rows(door: &Door, session: &Session, request: &Request, raw: &str) -> Result<Response, ApiError> {
+    let table = table(raw)?;
+    let limit = number(request, "limit", 100)?;
+    if limit < 1 {
+        return Err(ApiError::BadParam("limit must be greater than 0".into()));
+    }
+    let limit = limit.min(door.config.max_rows as i64);
+    let offset = number(request, "offset", 0)?.max(0);
+    let order = match request.param("sort_column").filter(|c| !c.is_empty()) {
+        None => String::new(),
+        Some(column) => {
+            let direction = match request.param("sort_order").unwrap_or_default().to_ascii_uppercase().as_str() {
+                "" | "ASC" => "ASC",
+                "DESC" => "DESC",
+                other => return Err(ApiError::BadParam(format!("sort_order must be ASC or DESC, not \"{other}\""))),
+            };
+            format!(" ORDER BY {} {direction}", quote_ident(&column))
+        }
+    };
+    let (filter, value) = structured_filter(request)?;
+    let raw_where = request.param("where").filter(|w| !w.trim().is_empty());
+    let condition = match (&filter, &raw_where) {
+        (Some(_), Some(_)) => return Err(ApiError::BadParam("give either where or filter_column, not both".into())),
+        (Some(f), None) => format!(" WHERE {f}"),
+        (None, Some(w)) => format!(" WHERE {w}"),
+        (None, None) => String::new(),
+    };
+    let from = table.quoted();
+    let select = format!("SELECT * FROM {from}{condition}{order} LIMIT {limit} OFFSET {offset}");
+    let started_at = OffsetDateTime::now_utc();
+    let started = Instant::now();
+    let params: Vec<Option<&str>> = value.as_deref().map(Some).into_iter().collect();
+    let (page, count) = if raw_where.is_some() {
+        let page = access::editor_statement(door, session, request, &select, limit as usize).await?;
+        let count =
+            access::editor_statement(door, session, request, &format!("SELECT count(*) FROM {from}{condition}"), 1)
+                .await?;
+        (page, first_number(&count.rows))
+    } else {
+        let page = access::meta_query(door, session, request, &select, &params).await?;
+        let count = row_count(door, session, request, &table, &condition, &params).await?;
+        (page, count)
+    };
+    let elapsed = started.elapsed();
+    let mut body = result_json(page, started_at, elapsed);
+    let pages = if count == 0 { 0 } else { (count + limit - 1) / limit };
+    body["pagination"] =
+        json!({"rows_count": count, "page": offset / limit + 1, "pages_count": pages, "per_page": limit});
+    Ok(Response::json(200, &body))
+}
+
+fn structured_filter(request: &Request) -> Result<(Option<String>, Option<String>), ApiError> {
+    let Some(column) = request.param("filter_column").filter(|c| !c.is_empty()) else {
+        return Ok((None, None));
+    };
+    let name = request.param("filter_op").unwrap_or_default();
+    let (sql, takes_value) = operator(&name).ok_or_else(|| {
+        ApiError::BadParam(format!(
+            "filter_op \"{name}\" is unknown (equal, not_equal, greater, greater_eq, less, less_eq, like, ilike, null, not_null)"
+        ))
+    })?;
+    let value = if takes_value { Some(request.param("filter_value").unwrap_or_default()) } else { None };
+    Ok((Some(format!("{} {sql}", quote_ident(&column))), value))
+}
+
+/// The planner's estimate for a big unfiltered table, else an exact count.
+async fn row_count(
+    door: &Door,
+    session: &Session,
+    request: &Request,
+    table: &TableRef,
+    condition: &str,
+    params: &[Option<&str>],
+) -> Result<i64, ApiError> {
+    if condition.is_empty() {
+        let estimate = access::meta_query(
+            door,
+            session,
+            request,
+            "SELECT c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+            &[Some(&table.schema), Some(&table.name)],
+        )
+        .await?;
+        let estimate = first_number(&estimate.rows);
+        if estimate >= ESTIMATE_FROM {
+            return Ok(estimate);
+        }
+    }
+    let sql = format!("SELECT count(*) FROM {}{condition}", table.quoted());
+    Ok(first_number(&access::meta_query(door, session, request, &sql, params).await?.rows))
+}
+
+fn first_number(rows: &[Vec<Value>]) -> i64 {
+    rows.first().and_then(|r| r.first()).and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())).unwrap_or(0)
+}
+
+/// `explain` and `analyze`: the statement under EXPLAIN (ANALYZE), as typed SQL.
+pub async fn explain(door: &Door, session: &Session, request: &Request, analyze: bool) -> Result<Response, ApiError> {
+    let sql = request.param("query").filter(|q| !q.trim().is_empty()).ok_or(ApiError::MissingParam("Query"))?;
+    let prefix = if analyze { "EXPLAIN ANALYZE " } else { "EXPLAIN " };
+    let statement = format!("{prefix}{sql}");
+    let started_at = OffsetDateTime::now_utc();
+    let started = Instant::now();
+    let plan = access::editor_statement(door, session, request, &statement, door.config.max_rows).await?;
+    session.remember(&statement);
+    Ok(Response::json(200, &result_json(plan, started_at, started.elapsed())))
+}
