@@ -19,7 +19,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::DoorConfig;
 use crate::connect::{self, BINDING_COOKIE};
-use crate::http::{Request, Response};
+use crate::http::{Body, Chunk, Request, Response};
 use crate::session::{BindingKey, Registry};
 use crate::{api, page};
 
@@ -217,17 +217,42 @@ fn response_is_html(response: &Response) -> bool {
     response.headers.iter().any(|(n, v)| n == "content-type" && v.as_bytes().starts_with(b"text/html"))
 }
 
-/// Writes a response to the client.
+/// Writes a response to the client. A stream's headers go out with its first
+/// chunk, so a producer that fails before any data still answers with its error.
 async fn write(session: &mut Session, response: Response) -> pingora::Result<()> {
     let mut header = ResponseHeader::build(response.status, Some(response.headers.len() + 2))?;
     for (name, value) in response.headers {
         header.append_header(name, value)?;
     }
-    header.insert_header("content-length", response.body.len().to_string())?;
-    let empty = response.body.is_empty();
-    session.write_response_header(Box::new(header), empty).await?;
-    if !empty {
-        session.write_response_body(Some(response.body), true).await?;
+    match response.body {
+        Body::Full(bytes) => {
+            header.insert_header("content-length", bytes.len().to_string())?;
+            let empty = bytes.is_empty();
+            session.write_response_header(Box::new(header), empty).await?;
+            if !empty {
+                session.write_response_body(Some(bytes), true).await?;
+            }
+        }
+        Body::Stream(mut chunks) => {
+            let first = match chunks.recv().await {
+                Some(Chunk::Failed(failure)) => return Box::pin(write(session, *failure)).await,
+                other => other,
+            };
+            header.insert_header("transfer-encoding", "chunked")?;
+            session.write_response_header(Box::new(header), false).await?;
+            let mut next = first;
+            while let Some(chunk) = next {
+                match chunk {
+                    Chunk::Data(bytes) => session.write_response_body(Some(bytes), false).await?,
+                    Chunk::Failed(_) => {
+                        // No final chunk: the client sees a broken download, not a short one.
+                        return Error::e_explain(ErrorType::WriteError, "the export failed after it started");
+                    }
+                }
+                next = chunks.recv().await;
+            }
+            session.write_response_body(None, true).await?;
+        }
     }
     Ok(())
 }
@@ -267,8 +292,9 @@ impl ProxyHttp for Door {
             Some(_) => response,
             None => response.header("x-content-type-options", "nosniff"),
         };
-        // A client that went away mid-answer is not an error worth a log line.
-        let _ = write(session, response).await;
+        // A failed write (the client left, or an export broke after it started)
+        // must drop the connection rather than let pingora finish the body.
+        write(session, response).await?;
         Ok(true)
     }
 

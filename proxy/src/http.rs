@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http::Method;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
+use tokio::sync::mpsc;
 
 /// One request, its body already read (and capped).
 pub struct Request {
@@ -87,6 +88,23 @@ fn lookup(encoded: &[u8], name: &str) -> Option<String> {
     url::form_urlencoded::parse(encoded).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
+/// What a streaming producer sends: data, or the failure that ends it.
+pub enum Chunk {
+    /// The next piece of the body.
+    Data(Bytes),
+    /// The producer failed: before any data this becomes the whole answer;
+    /// after some, the download is cut off so it cannot look complete.
+    Failed(Box<Response>),
+}
+
+/// A response body: whole, or streamed from a producer task.
+pub enum Body {
+    /// All at once.
+    Full(Bytes),
+    /// Chunks as they are produced; the channel's bound gives backpressure.
+    Stream(mpsc::Receiver<Chunk>),
+}
+
 /// One response.
 pub struct Response {
     /// HTTP status.
@@ -94,7 +112,7 @@ pub struct Response {
     /// Headers (security headers are added by the door).
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// The body.
-    pub body: Bytes,
+    pub body: Body,
 }
 
 impl Response {
@@ -103,7 +121,7 @@ impl Response {
         Response {
             status,
             headers: vec![(HeaderName::from_static("content-type"), HeaderValue::from_static(content_type))],
-            body: body.into(),
+            body: Body::Full(body.into()),
         }
     }
 
@@ -123,6 +141,13 @@ impl Response {
         let mut response = Response::new(302, "text/plain; charset=utf-8", Bytes::new());
         response.headers.clear();
         response.header("location", location).header("cache-control", "no-store")
+    }
+
+    /// A streamed response: headers now, body from `chunks`.
+    pub fn stream(content_type: &'static str, chunks: mpsc::Receiver<Chunk>) -> Self {
+        let mut response = Response::new(200, content_type, Bytes::new());
+        response.body = Body::Stream(chunks);
+        response
     }
 
     /// Adds a header; values that are not valid header text are dropped.

@@ -2,6 +2,7 @@
 //! PostgreSQL clusters started by the suite.
 
 mod api_catalog;
+mod api_export;
 mod check_backend_cmd;
 mod check_cmd;
 mod door_connect;

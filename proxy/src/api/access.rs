@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::MutexGuard;
+use tokio::sync::OwnedMutexGuard;
 
 use super::error::ApiError;
 use crate::connect::{self, BINDING_COOKIE, ConnectError};
@@ -57,13 +57,14 @@ async fn needs_reconnect(session: &Session, slot: &mut Option<Connection>) -> bo
 }
 
 /// The editor connection, ready; `Busy` when a statement runs. The flag says
-/// whether it was re-established for this request.
-pub async fn editor<'a>(
+/// whether it was re-established for this request. The guard is owned, so a
+/// streaming export can carry it into its own task.
+pub async fn editor(
     door: &Door,
-    session: &'a Session,
+    session: &Session,
     request: &Request,
-) -> Result<(MutexGuard<'a, Option<Connection>>, bool), ApiError> {
-    let mut guard = session.editor.try_lock().map_err(|_| ApiError::Busy)?;
+) -> Result<(OwnedMutexGuard<Option<Connection>>, bool), ApiError> {
+    let mut guard = session.editor.clone().try_lock_owned().map_err(|_| ApiError::Busy)?;
     let reconnected = needs_reconnect(session, &mut guard).await;
     if reconnected {
         *guard = Some(reopen(door, session, request).await?);

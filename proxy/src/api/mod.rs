@@ -4,6 +4,7 @@
 mod access;
 mod catalog;
 mod error;
+mod export;
 mod info;
 mod query;
 mod rows;

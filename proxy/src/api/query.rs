@@ -7,8 +7,11 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use std::sync::Arc;
+
 use super::access;
 use super::error::ApiError;
+use super::export::{self, Format};
 use crate::door::Door;
 use crate::http::{Request, Response};
 use crate::pg::{Collector, ResultSet};
@@ -16,8 +19,11 @@ use crate::session::Session;
 
 /// Runs `query`: several statements in one transaction-aware request, or one
 /// statement at a time in `BEGIN READ ONLY` for read-only sessions.
-pub async fn run(door: &Door, session: &Session, request: &Request) -> Result<Response, ApiError> {
+pub async fn run(door: &Door, session: &Arc<Session>, request: &Request) -> Result<Response, ApiError> {
     let sql = request.param("query").filter(|q| !q.trim().is_empty()).ok_or(ApiError::MissingParam("Query"))?;
+    if let Some(format) = Format::from_request(request)? {
+        return export::start(door, session, request, sql, format).await;
+    }
     let (mut editor, reconnected) = access::editor(door, session, request).await?;
     let conn = editor.as_mut().expect("the editor is connected");
     let token = conn.cancel_token().clone();

@@ -11,9 +11,12 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use std::sync::Arc;
+
 use super::access;
 use super::catalog::table;
 use super::error::ApiError;
+use super::export::{self, Format};
 use super::query::result_json;
 use super::sql::{TableRef, quote_ident};
 use crate::door::Door;
@@ -146,10 +149,18 @@ fn first_number(rows: &[Vec<Value>]) -> i64 {
 }
 
 /// `explain` and `analyze`: the statement under EXPLAIN (ANALYZE), as typed SQL.
-pub async fn explain(door: &Door, session: &Session, request: &Request, analyze: bool) -> Result<Response, ApiError> {
+pub async fn explain(
+    door: &Door,
+    session: &Arc<Session>,
+    request: &Request,
+    analyze: bool,
+) -> Result<Response, ApiError> {
     let sql = request.param("query").filter(|q| !q.trim().is_empty()).ok_or(ApiError::MissingParam("Query"))?;
     let prefix = if analyze { "EXPLAIN ANALYZE " } else { "EXPLAIN " };
     let statement = format!("{prefix}{sql}");
+    if let Some(format) = Format::from_request(request)? {
+        return export::start(door, session, request, statement, format).await;
+    }
     let started_at = OffsetDateTime::now_utc();
     let started = Instant::now();
     let plan = access::editor_statement(door, session, request, &statement, door.config.max_rows).await?;

@@ -6,7 +6,7 @@ mod id;
 mod reaper;
 mod registry;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -43,7 +43,7 @@ pub struct Session {
     pub label: Option<String>,
     /// The connection for the person's SQL; `None` after it was closed
     /// (credential expired), until the next request reconnects.
-    pub editor: tokio::sync::Mutex<Option<Connection>>,
+    pub editor: Arc<tokio::sync::Mutex<Option<Connection>>>,
     /// The connection for catalog reads, opened on first use.
     pub meta: tokio::sync::Mutex<Option<Connection>>,
     editor_cancel: Mutex<Option<CancelToken>>,
@@ -81,7 +81,7 @@ impl Session {
             readonly: fields.readonly,
             label: fields.label,
             editor_cancel: Mutex::new(Some(editor.cancel_token().clone())),
-            editor: tokio::sync::Mutex::new(Some(editor)),
+            editor: Arc::new(tokio::sync::Mutex::new(Some(editor))),
             meta: tokio::sync::Mutex::new(None),
             expires_at: Mutex::new(fields.expires_at),
             created: now,
