@@ -240,12 +240,12 @@ async fn a_timeout_cancels_on_the_server() {
     let started = Instant::now();
     let mut out = Collector::unbounded();
     let err = token
-        .run_with_timeout(Duration::from_millis(400), conn.simple_query("SELECT pg_sleep(10)", &mut out))
+        .run_with_timeout(Some(Duration::from_millis(400)), conn.simple_query("SELECT pg_sleep(10)", &mut out))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Timeout(_)), "{err}");
     assert!(started.elapsed() < Duration::from_secs(2));
-    let fast = token.run_with_timeout(Duration::from_secs(5), conn.simple_query("SELECT 1", &mut out)).await;
+    let fast = token.run_with_timeout(Some(Duration::from_secs(5)), conn.simple_query("SELECT 1", &mut out)).await;
     assert!(fast.is_ok());
 }
 

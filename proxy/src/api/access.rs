@@ -95,10 +95,7 @@ pub async fn editor_statement(
                 conn.query(sql, &[], &mut out).await
             }
         };
-        match door.config.query_timeout {
-            Some(limit) => token.run_with_timeout(limit, run).await,
-            None => run.await,
-        }
+        token.run_with_timeout(door.config.query_timeout, run).await
     };
     match result {
         Ok(()) => Ok(out.into_last()),
@@ -130,10 +127,7 @@ pub async fn meta_query(
         let token = conn.cancel_token().clone();
         let mut out = Collector::new(door.config.binary_codec, usize::MAX);
         let run = conn.query(sql, params, &mut out);
-        let result = match door.config.query_timeout {
-            Some(limit) => token.run_with_timeout(limit, run).await,
-            None => run.await,
-        };
+        let result = token.run_with_timeout(door.config.query_timeout, run).await;
         match result {
             Ok(()) => return Ok(out.into_last()),
             Err(e) if e.is_connection_lost() && !retried => {

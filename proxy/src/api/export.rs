@@ -95,10 +95,7 @@ pub async fn start(
                 conn.simple_query(&sql, &mut sink).await
             }
         };
-        let result = match timeout {
-            Some(limit) => token.run_with_timeout(limit, run).await,
-            None => run.await,
-        };
+        let result = token.run_with_timeout(timeout, run).await;
         match result {
             Ok(()) => {
                 session.remember(&sql);

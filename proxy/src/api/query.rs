@@ -38,10 +38,7 @@ pub async fn run(door: &Door, session: &Arc<Session>, request: &Request) -> Resu
                 conn.simple_query(&sql, &mut out).await
             }
         };
-        match door.config.query_timeout {
-            Some(limit) => token.run_with_timeout(limit, run).await,
-            None => run.await,
-        }
+        token.run_with_timeout(door.config.query_timeout, run).await
     };
     let elapsed = started.elapsed();
     match result {

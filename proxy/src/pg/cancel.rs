@@ -73,13 +73,14 @@ impl CancelToken {
         Ok(())
     }
 
-    /// Runs `query`; if it is not done within `limit`, cancels it on the server,
-    /// waits for it to end and reports [`Error::Timeout`].
+    /// Runs `query`; if it is not done within `limit` (when there is one),
+    /// cancels it on the server, waits for it to end and reports [`Error::Timeout`].
     pub async fn run_with_timeout<T>(
         &self,
-        limit: Duration,
+        limit: Option<Duration>,
         query: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
+        let Some(limit) = limit else { return query.await };
         tokio::pin!(query);
         tokio::select! {
             result = &mut query => result,

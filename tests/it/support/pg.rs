@@ -165,13 +165,7 @@ impl Cluster {
 
     /// Runs SQL as the superuser through psql; panics with psql's output on failure.
     pub fn admin_sql(&self, sql: &str) -> String {
-        let output = Command::new("psql")
-            .arg(format!("host=127.0.0.1 port={} user=postgres dbname=postgres sslmode=disable", self.port))
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
-            .output()
-            .expect("psql must be installed: apt-get install -y postgresql-client");
-        assert!(output.status.success(), "psql failed: {}\n{sql}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        self.admin_sql_in("postgres", sql)
     }
 
     /// A fresh database for one test, owned by `owner`.
