@@ -75,6 +75,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PGDOOR_URL", hide_env_values = true, value_name = "DATABASE_URL")]
     pub url: Option<String>,
 
+    /// Forward every request pgdoor does not answer itself (anything but /connect, /api and the
+    /// health checks) to this server, e.g. pgweb's own UI: http://127.0.0.1:8082.
+    #[arg(long, env = "PGDOOR_UPSTREAM", value_name = "URL")]
+    pub upstream: Option<String>,
+
     /// Request header naming the person (set by the SSO gateway), for per-person limits
     /// and to keep reconnects to the same person, e.g. X-Forwarded-Email.
     #[arg(long, env = "PGDOOR_IDENTITY_HEADER", value_name = "NAME")]

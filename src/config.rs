@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use pgdoor_proxy::pg::BinaryCodec;
-use pgdoor_proxy::{DoorConfig, TlsFiles};
+use pgdoor_proxy::{DoorConfig, TlsFiles, Upstream};
 use pgdoor_resolver::{BackendConfig, HttpOptions};
 use secrecy::SecretString;
 
@@ -123,6 +123,7 @@ pub fn door(args: &ServeArgs) -> Result<DoorConfig, ConfigError> {
         tls,
         prefix: prefix(&args.prefix)?,
         resolver,
+        upstream: args.upstream.as_deref().filter(|u| !u.is_empty()).map(upstream).transpose()?,
         single_database,
         connect_headers,
         identity_header,
@@ -179,6 +180,27 @@ fn duration(flag: &'static str, raw: &str, unit_secs: u64) -> Result<Option<Dura
             .map_err(|e| invalid(flag, raw, &format!("{e}; use minutes, or a duration such as 90s or 12h")))?,
     };
     Ok((!parsed.is_zero()).then_some(parsed))
+}
+
+/// `http://host:port` or `https://host[:port]`, resolved now.
+fn upstream(raw: &str) -> Result<Upstream, ConfigError> {
+    let bad = |reason: &str| invalid("--upstream", raw, reason);
+    let url = url::Url::parse(raw).map_err(|e| bad(&format!("not a URL ({e})")))?;
+    let tls = match url.scheme() {
+        "http" => false,
+        "https" => true,
+        _ => return Err(bad("the scheme must be http:// or https://")),
+    };
+    if url.path() != "/" || url.query().is_some() {
+        return Err(bad("give only scheme, host and port: paths are forwarded as requested"));
+    }
+    let host = url.host_str().ok_or_else(|| bad("a host is needed"))?.trim_matches(['[', ']']).to_owned();
+    let port = url.port_or_known_default().ok_or_else(|| bad("a port is needed"))?;
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| bad("the host does not resolve"))?;
+    Ok(Upstream { addr, tls, sni: host })
 }
 
 fn network(raw: &str) -> Result<IpNet, ConfigError> {

@@ -22,6 +22,8 @@ pub struct DoorConfig {
     pub prefix: String,
     /// Where credentials come from.
     pub resolver: Arc<dyn Resolver>,
+    /// Where requests pgdoor does not answer itself go (`--upstream`).
+    pub upstream: Option<Upstream>,
     /// `--url` mode: one database; `/` without a session goes to `/connect/default`.
     pub single_database: bool,
     /// Request headers passed to the resolver, lower-cased.
@@ -66,6 +68,17 @@ pub struct DoorConfig {
     pub grace_period: Duration,
     /// Worker threads for the HTTP service.
     pub threads: usize,
+}
+
+/// The server behind pgdoor, resolved once at startup.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// Its address.
+    pub addr: std::net::SocketAddr,
+    /// Speak TLS to it.
+    pub tls: bool,
+    /// The TLS server name (its host name).
+    pub sni: String,
 }
 
 /// Certificate and key files (PEM) for the HTTPS listener.

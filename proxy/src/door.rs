@@ -13,7 +13,7 @@ use bytes::BytesMut;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
-use pingora::proxy::{ProxyHttp, Session};
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
@@ -80,6 +80,28 @@ impl Door {
         cookie.to_string()
     }
 
+    /// True for requests pgdoor does not answer itself, when an upstream is set:
+    /// anything but /connect, /api, the health checks, and `/` in --url mode.
+    fn goes_upstream(&self, session: &Session) -> bool {
+        if self.config.upstream.is_none() {
+            return false;
+        }
+        let header = session.req_header();
+        if !self.authorized(header.headers.get("authorization").and_then(|v| v.to_str().ok())) {
+            return false;
+        }
+        let full = header.uri.path();
+        let path = full.strip_prefix(self.config.prefix.as_str()).filter(|p| p.starts_with('/')).unwrap_or(full);
+        let local = full == "/healthz"
+            || full == "/readyz"
+            || path.starts_with("/connect/")
+            || path.starts_with("/api/")
+            || (path == "/"
+                && self.config.single_database
+                && !header.uri.query().unwrap_or_default().contains("session="));
+        !local
+    }
+
     /// Routes one request; returns the route's name for the log, and the answer.
     async fn route(&self, request: &Request, ctx: &mut Ctx) -> Response {
         let path = request.path.as_str();
@@ -115,17 +137,21 @@ impl Door {
     }
 
     fn check_basic_auth(&self, request: &Request) -> Option<Response> {
-        let (user, pass) = self.config.basic_auth.as_ref()?;
-        let expected = format!("{user}:{}", pass.expose_secret());
-        let given = request
-            .header("authorization")
-            .and_then(|h| h.strip_prefix("Basic "))
-            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
-            .unwrap_or_default();
-        if bool::from(given.ct_eq(expected.as_bytes())) {
+        if self.authorized(request.header("authorization")) {
             return None;
         }
         Some(Response::text(401, "authentication required\n").header("www-authenticate", "Basic realm=\"pgdoor\""))
+    }
+
+    /// True when basic auth is off, or the Authorization header matches (in constant time).
+    fn authorized(&self, authorization: Option<&str>) -> bool {
+        let Some((user, pass)) = &self.config.basic_auth else { return true };
+        let expected = format!("{user}:{}", pass.expose_secret());
+        let given = authorization
+            .and_then(|h| h.strip_prefix("Basic "))
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+            .unwrap_or_default();
+        given.ct_eq(expected.as_bytes()).into()
     }
 
     /// Security headers on every local answer; CORS on the API when enabled.
@@ -267,6 +293,10 @@ impl ProxyHttp for Door {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> pingora::Result<bool> {
         session.set_keepalive(Some(75));
+        if self.goes_upstream(session) {
+            ctx.route = "upstream";
+            return Ok(false);
+        }
         let (response, request) = match self.read_request(session).await? {
             Ok(request) => {
                 if self.config.log_forwarded_user {
@@ -299,7 +329,46 @@ impl ProxyHttp for Door {
     }
 
     async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut Ctx) -> pingora::Result<Box<HttpPeer>> {
-        Error::e_explain(ErrorType::InternalError, "every request is answered locally")
+        match &self.config.upstream {
+            Some(upstream) => Ok(Box::new(HttpPeer::new(upstream.addr, upstream.tls, upstream.sni.clone()))),
+            None => Error::e_explain(ErrorType::InternalError, "no upstream is configured"),
+        }
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream_request: &mut pingora::http::RequestHeader,
+        _ctx: &mut Ctx,
+    ) -> pingora::Result<()> {
+        if let Some(peer) = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip().to_string()) {
+            upstream_request.insert_header("x-forwarded-for", peer)?;
+        }
+        let proto = if self.config.tls.is_some() { "https" } else { "http" };
+        upstream_request.insert_header("x-forwarded-proto", proto)?;
+        if let Some(host) = session.req_header().headers.get("host").cloned() {
+            upstream_request.insert_header("x-forwarded-host", host)?;
+        }
+        Ok(())
+    }
+
+    /// A readable page when the upstream is down; nothing when an answer had
+    /// already started (an export cut off on purpose, a client gone).
+    async fn fail_to_proxy(&self, session: &mut Session, error: &pingora::Error, _ctx: &mut Ctx) -> FailToProxy {
+        let started = session.response_written().is_some();
+        let gone = matches!(error.etype(), ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed);
+        if started || gone {
+            return FailToProxy { error_code: 0, can_reuse_downstream: false };
+        }
+        let page = page::error(
+            502,
+            "The server behind pgdoor is not answering",
+            "pgdoor could not reach the server it forwards this address to.",
+            "Try again in a moment; if it persists, tell your administrator.",
+        )
+        .header("x-content-type-options", "nosniff");
+        let _ = write(session, page).await;
+        FailToProxy { error_code: 502, can_reuse_downstream: false }
     }
 
     /// pingora's own error lines quote the request line, whose query may hold

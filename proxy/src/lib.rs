@@ -17,5 +17,5 @@ pub mod pg;
 mod server;
 mod session;
 
-pub use config::{DoorConfig, TlsFiles};
+pub use config::{DoorConfig, TlsFiles, Upstream};
 pub use server::{StartError, run};

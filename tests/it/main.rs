@@ -8,6 +8,7 @@ mod check_cmd;
 mod door_connect;
 mod door_readonly;
 mod door_session;
+mod door_upstream;
 mod pg_connect;
 mod pg_query;
 mod resolver_exec;
