@@ -227,7 +227,8 @@ pub fn backend(args: &BackendArgs) -> Result<Option<BackendConfig>, ConfigError>
     if args.connect_timeout == 0 {
         return Err(ConfigError::ZeroTimeout);
     }
-    let bad = |reason: &str| ConfigError::BadBackend { url: raw.to_owned(), reason: reason.to_owned() };
+    let shown = pgdoor_resolver::redact_url(raw);
+    let bad = |reason: &str| ConfigError::BadBackend { url: shown.clone(), reason: reason.to_owned() };
     let url = url::Url::parse(raw).map_err(|e| bad(&format!("not a valid URL ({e})")))?;
     let headers = header_names(&args.connect_headers)?;
     let token = args.connect_token.clone().filter(|t| !t.is_empty()).map(SecretString::from);
@@ -244,7 +245,7 @@ pub fn backend(args: &BackendArgs) -> Result<Option<BackendConfig>, ConfigError>
     };
     match url.scheme() {
         "http" | "https" => {
-            let token = token.ok_or_else(|| ConfigError::MissingToken(raw.to_owned()))?;
+            let token = token.ok_or_else(|| ConfigError::MissingToken(shown.clone()))?;
             let client_cert = args.connect_cert.clone().zip(args.connect_key.clone());
             Ok(Some(BackendConfig::Http(HttpOptions {
                 url,

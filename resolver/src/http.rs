@@ -12,7 +12,7 @@ use rustls::{ClientConfig, RootCertStore};
 use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::credential::Credential;
+use crate::credential::{Credential, redact_url};
 use crate::error::{BuildError, ResolveError};
 use crate::{ResolveRequest, Resolver};
 
@@ -40,6 +40,8 @@ pub struct HttpOptions {
 pub struct HttpResolver {
     options: HttpOptions,
     client: reqwest::Client,
+    /// The URL as shown in errors and diagnostics, without any password in it.
+    shown: String,
 }
 
 impl HttpResolver {
@@ -55,7 +57,8 @@ impl HttpResolver {
             .user_agent(concat!("pgdoor/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| BuildError::Tls(format!("cannot build the HTTP client: {e}")))?;
-        Ok(HttpResolver { options, client })
+        let shown = redact_url(options.url.as_str());
+        Ok(HttpResolver { options, client, shown })
     }
 
     async fn exchange(&self, request: &ResolveRequest) -> Result<Credential, ResolveError> {
@@ -100,7 +103,7 @@ impl HttpResolver {
         while let Some(next) = cause.source() {
             cause = next;
         }
-        ResolveError::Unreachable(format!("{}: {cause}", self.options.url))
+        ResolveError::Unreachable(format!("{}: {cause}", self.shown))
     }
 }
 
@@ -113,7 +116,7 @@ impl Resolver for HttpResolver {
     fn describe_request(&self, request: &ResolveRequest) -> String {
         let mut body = request.to_json(None, !self.options.headers.is_empty());
         body["token"] = Value::from("REDACTED");
-        format!("POST {} (content-type: application/json)\n{body}", self.options.url)
+        format!("POST {} (content-type: application/json)\n{body}", self.shown)
     }
 }
 

@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-pub use credential::Credential;
+pub use credential::{Credential, redact_url};
 pub use error::{BuildError, ResolveError};
 pub use exec::ExecResolver;
 pub use file::{FileResolver, ResourceMap};

@@ -142,6 +142,19 @@ async fn a_refused_connection_is_unreachable() {
 }
 
 #[tokio::test]
+async fn a_password_in_the_backend_url_is_never_shown() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://pgdoor:b4ckend-pw@{}/connect", closed.local_addr().unwrap());
+    drop(closed);
+    let resolver = HttpResolver::new(options(&url)).unwrap();
+    let err = resolver.resolve(&ResolveRequest::new("acme")).await.unwrap_err().to_string();
+    let described = resolver.describe_request(&ResolveRequest::new("acme"));
+    for shown in [&err, &described] {
+        assert!(!shown.contains("b4ckend-pw") && shown.contains("pgdoor:REDACTED@"), "{shown}");
+    }
+}
+
+#[tokio::test]
 async fn unusable_answers_are_invalid() {
     let cases = [
         ("this is not json", "the answer is not JSON"),
