@@ -7,10 +7,9 @@ use std::time::{Duration, Instant};
 use pgdoor_proxy::pg::{self, Collector, Config, Connection};
 use serde_json::Value;
 
+use crate::EXIT_USAGE;
 use crate::cli::CheckArgs;
 
-/// Exit code for an unusable connection string (EX_USAGE).
-pub const EXIT_USAGE: u8 = 64;
 /// Exit code when connecting or the test query fails.
 pub const EXIT_FAILED: u8 = 1;
 

@@ -10,7 +10,8 @@ use pgdoor_resolver::{BackendConfig, ResolveError, ResolveRequest, build};
 use secrecy::ExposeSecret;
 use time::format_description::well_known::Rfc3339;
 
-use crate::check::{self, EXIT_USAGE, ms};
+use crate::EXIT_USAGE;
+use crate::check::{self, ms};
 use crate::cli::CheckBackendArgs;
 use crate::config;
 

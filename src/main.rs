@@ -15,11 +15,14 @@ use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command, LogFormat};
 
+/// Exit code for unusable flags or connection strings (EX_USAGE).
+pub const EXIT_USAGE: u8 = 64;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(e) = init_logging(&cli.log_level, cli.log_format) {
         eprintln!("pgdoor: invalid --log-level \"{}\": {e}", cli.log_level);
-        return ExitCode::from(check::EXIT_USAGE);
+        return ExitCode::from(EXIT_USAGE);
     }
     match cli.command {
         None => serve(&cli.serve),
@@ -46,7 +49,7 @@ fn serve(args: &cli::ServeArgs) -> ExitCode {
         Ok(config) => config,
         Err(e) => {
             eprintln!("pgdoor: invalid configuration: {e}");
-            return ExitCode::from(check::EXIT_USAGE);
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     match pgdoor_proxy::run(config) {

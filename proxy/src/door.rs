@@ -155,7 +155,7 @@ impl Door {
     }
 
     /// Security headers on every local answer; CORS on the API when enabled.
-    fn finish(&self, mut response: Response, request: &Request) -> Response {
+    fn finish(&self, mut response: Response, api: bool) -> Response {
         let has = |r: &Response, name: &str| r.headers.iter().any(|(n, _)| n == name);
         if !has(&response, "content-security-policy") {
             let csp = if response_is_html(&response) {
@@ -170,7 +170,7 @@ impl Door {
             response = response.header("strict-transport-security", "max-age=63072000");
         }
         if let Some(origin) = &self.config.cors_origin
-            && request.path.starts_with("/api/")
+            && api
         {
             response = response
                 .header("access-control-allow-origin", origin)
@@ -297,7 +297,7 @@ impl ProxyHttp for Door {
             ctx.route = "upstream";
             return Ok(false);
         }
-        let (response, request) = match self.read_request(session).await? {
+        let (response, api) = match self.read_request(session).await? {
             Ok(request) => {
                 if self.config.log_forwarded_user {
                     ctx.user = request
@@ -314,14 +314,11 @@ impl ProxyHttp for Door {
                 } else {
                     self.route(&request, ctx).await
                 };
-                (self.finish(response, &request), Some(request))
+                (response, request.path.starts_with("/api/"))
             }
-            Err(response) => (response, None),
+            Err(response) => (response, false),
         };
-        let response = match &request {
-            Some(_) => response,
-            None => response.header("x-content-type-options", "nosniff"),
-        };
+        let response = self.finish(response, api);
         // A failed write (the client left, or an export broke after it started)
         // must drop the connection rather than let pingora finish the body.
         write(session, response).await?;

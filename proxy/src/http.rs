@@ -138,9 +138,9 @@ impl Response {
 
     /// A 302 to `location`, never cached.
     pub fn redirect(location: &str) -> Self {
-        let mut response = Response::new(302, "text/plain; charset=utf-8", Bytes::new());
-        response.headers.clear();
-        response.header("location", location).header("cache-control", "no-store")
+        Response { status: 302, headers: Vec::new(), body: Body::Full(Bytes::new()) }
+            .header("location", location)
+            .header("cache-control", "no-store")
     }
 
     /// A streamed response: headers now, body from `chunks`.

@@ -64,3 +64,18 @@ timed() {
 ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
 }
+
+# Replaces (or appends) the block between `<!-- NAME:start -->` and
+# `<!-- NAME:end -->` in BENCHMARKS.md with the text given; the text carries the markers.
+bench_write_section() {
+    python3 - "$1" "$2" <<'PY'
+import pathlib, re, sys
+name, block = sys.argv[1], sys.argv[2]
+path = pathlib.Path("BENCHMARKS.md")
+text = path.read_text() if path.exists() else (
+    "# Benchmarks\n\nEvery number here was measured by the command named with it, against a baseline taken in the same run.\n")
+pattern = re.compile(rf"<!-- {name}:start -->.*?<!-- {name}:end -->", re.S)
+text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+path.write_text(text)
+PY
+}

@@ -381,6 +381,9 @@ async fn cors_readiness_and_disconnect() {
     assert_eq!(tab.query("SELECT 1").await.status, 200);
     let too_big = tab.query(&format!("SELECT '{}'", "x".repeat(3000))).await;
     assert_eq!(too_big.status, 413, "{}", too_big.body);
+    // Answers given before the request is read carry the security headers too.
+    assert!(too_big.headers["content-security-policy"].to_str().unwrap().starts_with("default-src 'self'"));
+    assert_eq!(too_big.headers["referrer-policy"], "no-referrer");
     assert!(c.connections_to(&db) >= 1);
 
     // One JSON access line per request, with the session as a short hash.

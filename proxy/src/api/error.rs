@@ -39,8 +39,9 @@ pub enum ApiError {
     /// The server refused the statement.
     #[error("{}", .0.message)]
     Sql(Box<DbError>),
-    /// Read-only sessions run one statement per request.
-    #[error("Read-only sessions run one statement at a time: run the statements separately")]
+    /// The text held several statements where only one may run (read-only
+    /// sessions, pgweb's raw `where`).
+    #[error("Only one statement can run here: run the statements separately")]
     OneStatement(Box<DbError>),
     /// The statement ran past `--query-timeout` and was cancelled.
     #[error("The query was cancelled after {} seconds (the query timeout)", .0.as_secs())]
@@ -107,10 +108,11 @@ impl ApiError {
         Response::json(status, &body)
     }
 
-    /// Classifies a failed user statement.
-    pub fn from_query(error: pg::Error, readonly: bool) -> Self {
+    /// Classifies a failed user statement; `single_statement` says it went
+    /// through the extended protocol, which refuses a second statement.
+    pub fn from_query(error: pg::Error, single_statement: bool) -> Self {
         match error {
-            pg::Error::Db(db) if readonly && db.code == "42601" && db.message.contains("multiple commands") => {
+            pg::Error::Db(db) if single_statement && db.code == "42601" && db.message.contains("multiple commands") => {
                 ApiError::OneStatement(db)
             }
             pg::Error::Db(db) => ApiError::Sql(db),

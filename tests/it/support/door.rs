@@ -55,7 +55,7 @@ impl Door {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("pgdoor exited with {status}:\n{}", self.logs());
             }
-            if std::net::TcpStream::connect(&addr).is_ok() && (tls || ureq_health(&self.base)) {
+            if std::net::TcpStream::connect(&addr).is_ok() && (tls || healthy(&self.base)) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -93,8 +93,8 @@ impl Drop for Door {
     }
 }
 
-/// A blocking health probe with a raw socket (no client needed).
-fn ureq_health(base: &str) -> bool {
+/// A blocking health probe over a raw socket (no HTTP client needed).
+fn healthy(base: &str) -> bool {
     use std::io::{Read, Write};
     let addr = base.trim_start_matches("http://");
     let Ok(mut stream) = std::net::TcpStream::connect(addr) else { return false };
