@@ -131,6 +131,10 @@ pub struct ServeArgs {
     #[arg(long, env = "PGDOOR_MAX_ROWS", default_value_t = 10_000)]
     pub max_rows: usize,
 
+    /// pg_dump used for SQL dumps (default: the newest on PATH or under /usr/lib/postgresql/*/bin).
+    #[arg(long, env = "PGDOOR_PG_DUMP", value_name = "PATH")]
+    pub pg_dump: Option<PathBuf>,
+
     /// How bytea values are shown: none (PostgreSQL's \x form), hex, base58 or base64.
     #[arg(long, env = "PGDOOR_BINARY_CODEC", default_value = "none")]
     pub binary_codec: String,

@@ -114,6 +114,9 @@ pub fn door(args: &ServeArgs) -> Result<DoorConfig, ConfigError> {
     if threads == 0 {
         return Err(invalid("--threads", "0", "at least 1"));
     }
+    if let Some(path) = args.pg_dump.as_deref().filter(|p| !p.is_file()) {
+        return Err(invalid("--pg-dump", &path.display().to_string(), "no such file"));
+    }
     Ok(DoorConfig {
         listen: if args.bind.contains(':') {
             format!("[{}]:{}", args.bind, args.listen)
@@ -137,6 +140,7 @@ pub fn door(args: &ServeArgs) -> Result<DoorConfig, ConfigError> {
         readonly: args.readonly,
         query_timeout: (args.query_timeout > 0).then(|| Duration::from_secs(args.query_timeout)),
         max_rows: args.max_rows.max(1),
+        pg_dump: args.pg_dump.clone(),
         binary_codec,
         max_body: args.max_request_body,
         frame_ancestors: args.frame_ancestors.trim().to_owned(),

@@ -50,6 +50,8 @@ pub struct DoorConfig {
     pub query_timeout: Option<Duration>,
     /// Rows kept per result for `/api/query`.
     pub max_rows: usize,
+    /// The pg_dump for SQL dumps; `None` picks the newest on the machine.
+    pub pg_dump: Option<PathBuf>,
     /// How bytea values are shown.
     pub binary_codec: BinaryCodec,
     /// Largest request body accepted.

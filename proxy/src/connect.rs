@@ -137,8 +137,9 @@ impl Environment for Isolated {
     }
 }
 
-/// Resolves a resource with this request's allow-listed headers and connects.
-pub async fn open(door: &Door, resource: &str, request: &Request) -> Result<Opened, ConnectError> {
+/// Resolves a resource with this request's allow-listed headers into the
+/// connection settings pgdoor will use (read-only forced where granted).
+pub async fn resolve(door: &Door, resource: &str, request: &Request) -> Result<(Config, Credential), ConnectError> {
     let ask = ResolveRequest::with_headers(resource, &door.config.connect_headers, |name| {
         request.forwarded_header(name).map(str::to_owned)
     });
@@ -155,6 +156,12 @@ pub async fn open(door: &Door, resource: &str, request: &Request) -> Result<Open
         config.options = Some(format!("{options} -c default_transaction_read_only=on").trim().to_owned());
     }
     config.application_name.get_or_insert_with(|| "pgdoor".into());
+    Ok((config, credential))
+}
+
+/// Resolves a resource and connects.
+pub async fn open(door: &Door, resource: &str, request: &Request) -> Result<Opened, ConnectError> {
+    let (config, credential) = resolve(door, resource, request).await?;
     let conn = pg::connect(&config).await.map_err(ConnectError::Database)?;
     Ok(Opened { conn, credential })
 }

@@ -35,7 +35,7 @@ pub struct Door {
 /// Per-request state for the access log.
 pub struct Ctx {
     started: Instant,
-    route: &'static str,
+    pub(crate) route: &'static str,
     session: Option<String>,
     user: Option<String>,
 }
@@ -121,9 +121,9 @@ impl Door {
             ctx.route = "/connect/:resource";
             return connect::handle(self, request, resource).await;
         }
-        if let Some(rest) = path.strip_prefix("/api/") {
+        if path.starts_with("/api/") {
             ctx.route = "/api";
-            return api::handle(self, request, rest, ctx).await;
+            return api::handle(self, request, ctx).await;
         }
         if path == "/" && self.config.single_database && request.query_param("session").is_none() {
             ctx.route = "/";

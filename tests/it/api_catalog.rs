@@ -245,3 +245,62 @@ async fn explain_analyze_and_catalog_reads_while_a_query_runs() {
     assert!(elapsed < Duration::from_secs(2), "catalog reads waited for the editor: {elapsed:?}");
     let _: Value = slow.body;
 }
+
+#[tokio::test]
+async fn tables_stats_as_json_csv_and_xml() {
+    let db = seeded();
+    let (_door, tab) = tab_for(&db).await;
+    let stats = tab.get("tables_stats").await;
+    assert_eq!(stats.status, 200, "{}", stats.body);
+    assert_eq!(
+        stats.body["columns"],
+        json!([
+            "schema_name",
+            "table_name",
+            "total_size",
+            "data_size",
+            "index_size",
+            "estimated_rows_count",
+            "estimated_rows",
+            "index_to_data_ratio",
+            "indexes_count",
+            "columns_count"
+        ])
+    );
+    let rows = stats.body["rows"].as_array().unwrap();
+    let names: Vec<(&str, &str)> = rows.iter().map(|r| (r[0].as_str().unwrap(), r[1].as_str().unwrap())).collect();
+    assert_eq!(names, [("public", ODD_TABLE), ("shop", "customers"), ("shop", "orders")]);
+    let customers = &rows[1];
+    assert_eq!(customers[5], 250, "estimated_rows_count is a number");
+    assert_eq!(customers[6], "250", "estimated_rows is text");
+    assert_eq!(customers[7], Value::Null, "no ratio below 1000 rows");
+    assert_eq!((&customers[8], &customers[9]), (&json!(2), &json!(4)), "pkey + unique; four columns");
+    assert!(customers[2].as_str().unwrap().ends_with("kB"), "{}", customers[2]);
+
+    let csv = tab.get("tables_stats?format=csv").await;
+    assert!(csv.headers["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(csv.headers.get("content-disposition").is_none(), "a download only with export=true");
+    let text = csv.body.as_str().unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "schema_name,table_name,total_size,data_size,index_size,estimated_rows_count,estimated_rows,index_to_data_ratio,indexes_count,columns_count"
+    );
+    assert!(lines[1].starts_with("public,\"Ödd \"\"tab\"\" <img src=x onerror=alert(1)>\","), "{}", lines[1]);
+    assert!(lines[2].starts_with("shop,customers,") && lines[2].ends_with(",250,250,,2,4"), "{}", lines[2]);
+
+    let xml = tab.get("tables_stats?format=xml&export=true").await;
+    let today = time::OffsetDateTime::now_utc().date();
+    assert_eq!(
+        xml.headers["content-disposition"].to_str().unwrap(),
+        format!("attachment; filename=\"pgweb-dbstats-{db}-{today}.xml\"")
+    );
+    let text = xml.body.as_str().unwrap();
+    assert!(text.contains("<Row><Value>shop</Value><Value>customers</Value>"), "{text}");
+    assert!(text.contains("Ödd \"tab\" &lt;img src=x onerror=alert(1)&gt;"), "{text}");
+    assert_eq!(text.matches("<Row>").count(), 3);
+
+    let bad = tab.get("tables_stats?format=yaml").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body["error"].as_str().unwrap().contains("invalid format"), "{}", bad.body);
+}

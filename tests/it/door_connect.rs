@@ -393,8 +393,10 @@ async fn cors_readiness_and_disconnect() {
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|line| line["target"] == "pgdoor::access")
         .collect();
-    let query_line =
-        access.iter().find(|l| l["fields"]["route"] == "/api" && l["fields"]["status"] == 200).expect("an access line");
+    let query_line = access
+        .iter()
+        .find(|l| l["fields"]["route"] == "/api/query" && l["fields"]["status"] == 200)
+        .expect("an access line");
     let hash = query_line["fields"]["session"].as_str().unwrap();
     assert_eq!(hash.len(), 8);
     assert!(!tab.session.as_ref().unwrap().contains(hash));

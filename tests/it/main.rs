@@ -2,7 +2,9 @@
 //! PostgreSQL clusters started by the suite.
 
 mod api_catalog;
+mod api_dump;
 mod api_export;
+mod api_openapi;
 mod check_backend_cmd;
 mod check_cmd;
 mod door_connect;

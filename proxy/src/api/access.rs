@@ -10,7 +10,7 @@ use super::error::ApiError;
 use crate::connect::{self, BINDING_COOKIE, ConnectError};
 use crate::door::{Ctx, Door};
 use crate::http::Request;
-use crate::pg::{Collector, Connection, ResultSet};
+use crate::pg::{Collector, Config, Connection, ResultSet};
 use crate::session::{BindingKey, Session, SessionId};
 
 /// The request's session: by `X-Session-ID` (or `_session_id`), bound to this browser.
@@ -32,11 +32,24 @@ pub fn session(door: &Door, request: &Request, ctx: &mut Ctx) -> Result<Arc<Sess
     Ok(session)
 }
 
-/// Opens a fresh connection for the session's resource.
-async fn reopen(door: &Door, session: &Session, request: &Request) -> Result<Connection, ApiError> {
+/// Refuses a request from another identity than the one that opened the session.
+fn same_identity(door: &Door, session: &Session, request: &Request) -> Result<(), ApiError> {
     if session.identity.is_some() && door.identity(request) != session.identity {
         return Err(ConnectError::OtherIdentity.into());
     }
+    Ok(())
+}
+
+/// Resolves the session's resource again (same identity only), for tools
+/// that make their own connection (pg_dump).
+pub async fn resolve(door: &Door, session: &Session, request: &Request) -> Result<Config, ApiError> {
+    same_identity(door, session, request)?;
+    Ok(connect::resolve(door, &session.resource, request).await?.0)
+}
+
+/// Opens a fresh connection for the session's resource.
+async fn reopen(door: &Door, session: &Session, request: &Request) -> Result<Connection, ApiError> {
+    same_identity(door, session, request)?;
     let opened = connect::open(door, &session.resource, request).await?;
     if opened.credential.readonly != session.readonly && !door.config.readonly {
         // Access changed under the session: it must be opened again.

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use super::access;
 use super::error::ApiError;
+use super::export::{self, Format};
 use super::query::result_json;
 use super::sql::TableRef;
 use crate::door::Door;
@@ -81,9 +82,6 @@ pub async fn objects(door: &Door, session: &Session, request: &Request) -> Resul
 
 /// `GET /api/tables/:table` (columns), or a function's definition with `type=function`.
 pub async fn columns(door: &Door, session: &Session, request: &Request, raw: &str) -> Result<Response, ApiError> {
-    if request.param("type").as_deref() == Some("function") {
-        return function(door, session, request, raw).await;
-    }
     let table = table(raw)?;
     let sql = "SELECT a.attname AS column_name, format_type(a.atttypid, a.atttypmod) AS data_type, \
          CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END AS is_nullable, \
@@ -152,4 +150,49 @@ pub async fn activity(door: &Door, session: &Session, request: &Request) -> Resu
 /// `GET /api/server_settings`.
 pub async fn server_settings(door: &Door, session: &Session, request: &Request) -> Result<Response, ApiError> {
     result(door, session, request, "SELECT * FROM pg_settings ORDER BY name", &[]).await
+}
+
+/// `GET /api/tables_stats`: sizes, row estimates and counts of every table, as
+/// pgweb's result object (`format=json`, the default) or a CSV/XML download
+/// (`export=true` names it `pgweb-dbstats-<db>-<date>.<format>`).
+pub async fn tables_stats(door: &Door, session: &Session, request: &Request) -> Result<Response, ApiError> {
+    let format = Format::from_request(request)?;
+    let sql = format!(
+        "SELECT n.nspname AS schema_name, c.relname AS table_name, \
+         pg_size_pretty(pg_total_relation_size(c.oid)) AS total_size, \
+         pg_size_pretty(pg_table_size(c.oid)) AS data_size, pg_size_pretty(pg_indexes_size(c.oid)) AS index_size, \
+         CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS estimated_rows_count, \
+         CASE WHEN c.reltuples < 0 THEN NULL WHEN c.reltuples < 1000 THEN c.reltuples::bigint::text \
+              WHEN c.reltuples < 1000000 THEN round(c.reltuples / 1000)::text || 'K' \
+              ELSE round(c.reltuples / 1000000)::text || 'M' END AS estimated_rows, \
+         CASE WHEN c.reltuples > 1000 THEN round(pg_indexes_size(c.oid)::numeric / nullif(pg_table_size(c.oid), 0), 2) \
+              END AS index_to_data_ratio, \
+         (SELECT count(*) FROM pg_index i WHERE i.indrelid = c.oid) AS indexes_count, \
+         (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) \
+              AS columns_count \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') AND {SYSTEM_SCHEMAS} AND has_schema_privilege(n.oid, 'USAGE') ORDER BY 1, 2"
+    );
+    let started_at = OffsetDateTime::now_utc();
+    let started = Instant::now();
+    let set = access::meta_query(door, session, request, &sql, &[]).await?;
+    let format = match format {
+        None | Some(Format::Json) => return Ok(Response::json(200, &result_json(set, started_at, started.elapsed()))),
+        Some(format) => format,
+    };
+    let columns: Vec<String> = set.columns.iter().map(|c| c.name.clone()).collect();
+    let response = Response::new(200, format.content_type(), export::render(format, &columns, &set.rows));
+    if request.param("export").as_deref() != Some("true") {
+        return Ok(response);
+    }
+    let db = access::meta_query(door, session, request, "SELECT current_database()", &[])
+        .await?
+        .rows
+        .first()
+        .and_then(|row| row.first()?.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let db: String = db.chars().filter(|c| c.is_ascii_alphanumeric() || "-_".contains(*c)).collect();
+    let date = started_at.date();
+    let filename = format!("pgweb-dbstats-{db}-{date}.{}", format.extension());
+    Ok(response.header("content-disposition", format!("attachment; filename=\"{filename}\"")))
 }

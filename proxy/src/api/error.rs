@@ -57,9 +57,30 @@ pub enum ApiError {
     /// Any other client failure.
     #[error("{0}")]
     Database(pg::Error),
+    /// No pg_dump on the machine.
+    #[error(
+        "SQL dumps need pg_dump on the pgdoor host, and no working one was found (--pg-dump, else PATH and /usr/lib/postgresql/*/bin): install the PostgreSQL client tools (Debian: apt-get install postgresql-client)"
+    )]
+    DumpUnavailable,
+    /// The pg_dump found is older than the server.
+    #[error(
+        "pg_dump {tool} cannot dump a PostgreSQL {server} server: install pg_dump {server} or newer on the pgdoor host (Debian: postgresql-client-{server})"
+    )]
+    DumpTooOld {
+        /// pg_dump's major version.
+        tool: u32,
+        /// The server's major version.
+        server: u32,
+    },
+    /// pg_dump failed.
+    #[error("pg_dump failed: {0}")]
+    DumpFailed(String),
     /// No such route.
     #[error("Not found")]
     NotFound,
+    /// The route exists with other methods.
+    #[error("This route answers {} only", .0.join(" and "))]
+    MethodNotAllowed(&'static [&'static str]),
 }
 
 impl ApiError {
@@ -69,12 +90,14 @@ impl ApiError {
             ApiError::SessionRequired | ApiError::MissingParam(_) | ApiError::BadParam(_) => 400,
             ApiError::Sql(_) | ApiError::OneStatement(_) => 400,
             ApiError::SessionGone | ApiError::NotFound => 404,
+            ApiError::MethodNotAllowed(_) => 405,
             ApiError::NotYourSession | ApiError::Locked(_) => 403,
             ApiError::Busy => 409,
             ApiError::Timeout(_) => 504,
             ApiError::Lost(_) => 503,
             ApiError::Reconnect(e) => e.status(),
-            ApiError::Database(_) => 502,
+            ApiError::Database(_) | ApiError::DumpFailed(_) => 502,
+            ApiError::DumpUnavailable | ApiError::DumpTooOld { .. } => 501,
         }
     }
 
@@ -94,7 +117,10 @@ impl ApiError {
             ApiError::Lost(_) => "connection_lost",
             ApiError::Reconnect(e) => e.code(),
             ApiError::Database(_) => "database_error",
+            ApiError::DumpUnavailable | ApiError::DumpTooOld { .. } => "dump_unavailable",
+            ApiError::DumpFailed(_) => "dump_failed",
             ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
         }
     }
 

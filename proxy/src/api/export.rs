@@ -45,7 +45,8 @@ impl Format {
         }
     }
 
-    fn extension(self) -> &'static str {
+    /// The file extension.
+    pub fn extension(self) -> &'static str {
         match self {
             Format::Csv => "csv",
             Format::Json => "json",
@@ -53,7 +54,8 @@ impl Format {
         }
     }
 
-    fn content_type(self) -> &'static str {
+    /// The Content-Type of a download.
+    pub fn content_type(self) -> &'static str {
         match self {
             Format::Csv => "text/csv; charset=utf-8",
             Format::Json => "application/json; charset=utf-8",
@@ -159,7 +161,7 @@ impl Encoder {
         match self.format {
             Format::Csv => {}
             Format::Json => self.buf.extend_from_slice(b"\n]\n"),
-            Format::Xml => self.buf.extend_from_slice(b"</Rows>\n</Result>\n"),
+            Format::Xml => self.buf.extend_from_slice(XML_TAIL.as_bytes()),
         }
         self.flush().await
     }
@@ -171,12 +173,7 @@ impl Encoder {
             }
             Format::Json => self.buf.push(b'['),
             Format::Xml => {
-                let mut head = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Result>\n<Columns>");
-                for column in &self.columns {
-                    head.push_str(&format!("<Column>{}</Column>", xml_text(&column.name)));
-                }
-                head.push_str("</Columns>\n<Rows>\n");
-                self.buf.extend_from_slice(head.as_bytes());
+                self.buf.extend_from_slice(xml_head(self.columns.iter().map(|c| c.name.as_str())).as_bytes())
             }
         }
     }
@@ -198,16 +195,8 @@ impl Encoder {
                 let _ = serde_json::to_writer(&mut self.buf, &object);
             }
             Format::Xml => {
-                let mut element = String::from("<Row>");
-                for (column, value) in self.columns.iter().zip(row.values()) {
-                    match to_json(column.type_oid, value, self.codec) {
-                        Value::Null => element.push_str("<Value null=\"true\"/>"),
-                        Value::String(s) => element.push_str(&format!("<Value>{}</Value>", xml_text(&s))),
-                        other => element.push_str(&format!("<Value>{other}</Value>")),
-                    }
-                }
-                element.push_str("</Row>\n");
-                self.buf.extend_from_slice(element.as_bytes());
+                let values = self.columns.iter().zip(row.values()).map(|(c, v)| to_json(c.type_oid, v, self.codec));
+                self.buf.extend_from_slice(xml_row(values).as_bytes());
             }
         }
     }
@@ -232,6 +221,65 @@ impl Sink for Encoder {
     fn complete(&mut self, _: &Completion) -> impl Future<Output = Result<(), SinkError>> + Send {
         std::future::ready(Ok(()))
     }
+}
+
+/// Renders rows already in memory (small results such as `tables_stats`)
+/// the way the streaming export writes them.
+pub fn render(format: Format, columns: &[String], rows: &[Vec<Value>]) -> Vec<u8> {
+    match format {
+        Format::Csv => {
+            let mut out = csv::Writer::from_writer(Vec::new());
+            let _ = out.write_record(columns);
+            for row in rows {
+                let _ = out.write_record(row.iter().map(|value| match value {
+                    Value::Null => String::new(),
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                }));
+            }
+            out.into_inner().unwrap_or_default()
+        }
+        Format::Json => {
+            let objects: Vec<Map<String, Value>> =
+                rows.iter().map(|row| columns.iter().cloned().zip(row.iter().cloned()).collect()).collect();
+            serde_json::to_vec(&objects).unwrap_or_default()
+        }
+        Format::Xml => {
+            let mut out = xml_head(columns.iter().map(String::as_str));
+            for row in rows {
+                out.push_str(&xml_row(row.iter().cloned()));
+            }
+            out.push_str(XML_TAIL);
+            out.into_bytes()
+        }
+    }
+}
+
+/// The end of an XML export.
+const XML_TAIL: &str = "</Rows>\n</Result>\n";
+
+/// The start of an XML export: the declaration and the column names.
+fn xml_head<'a>(columns: impl Iterator<Item = &'a str>) -> String {
+    let mut head = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Result>\n<Columns>");
+    for column in columns {
+        head.push_str(&format!("<Column>{}</Column>", xml_text(column)));
+    }
+    head.push_str("</Columns>\n<Rows>\n");
+    head
+}
+
+/// One `<Row>`; a NULL is `<Value null="true"/>`.
+fn xml_row(values: impl Iterator<Item = Value>) -> String {
+    let mut element = String::from("<Row>");
+    for value in values {
+        match value {
+            Value::Null => element.push_str("<Value null=\"true\"/>"),
+            Value::String(s) => element.push_str(&format!("<Value>{}</Value>", xml_text(&s))),
+            other => element.push_str(&format!("<Value>{other}</Value>")),
+        }
+    }
+    element.push_str("</Row>\n");
+    element
 }
 
 /// Text escaped for XML, without the characters XML 1.0 cannot hold.

@@ -101,6 +101,17 @@ pub enum ChannelBinding {
     Require,
 }
 
+impl ChannelBinding {
+    /// The libpq spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelBinding::Disable => "disable",
+            ChannelBinding::Prefer => "prefer",
+            ChannelBinding::Require => "require",
+        }
+    }
+}
+
 impl FromStr for ChannelBinding {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
@@ -247,6 +258,41 @@ impl FromStr for Config {
 }
 
 impl Config {
+    /// The libpq environment variables that make a libpq tool (pg_dump)
+    /// connect exactly as this configuration does. The password is among
+    /// them: hand these only to a child process, never to a command line.
+    pub fn libpq_env(&self) -> Vec<(&'static str, String)> {
+        let host = match &self.host {
+            Host::Tcp(name) => name.clone(),
+            Host::Unix(dir) => dir.display().to_string(),
+        };
+        let mut env = vec![
+            ("PGHOST", host),
+            ("PGPORT", self.port.to_string()),
+            ("PGUSER", self.user.clone()),
+            ("PGDATABASE", self.dbname.clone()),
+            ("PGSSLMODE", self.sslmode.as_str().to_owned()),
+            ("PGCHANNELBINDING", self.channel_binding.as_str().to_owned()),
+        ];
+        let optional = [
+            ("PGPASSWORD", self.password.as_ref().map(|p| p.expose_secret().to_owned())),
+            (
+                "PGSSLROOTCERT",
+                self.sslrootcert.as_ref().map(|root| match root {
+                    RootCert::File(path) => path.display().to_string(),
+                    RootCert::System => "system".to_owned(),
+                }),
+            ),
+            ("PGSSLCERT", self.sslcert.as_ref().map(|p| p.display().to_string())),
+            ("PGSSLKEY", self.sslkey.as_ref().map(|p| p.display().to_string())),
+            ("PGAPPNAME", self.application_name.clone()),
+            ("PGCONNECT_TIMEOUT", self.connect_timeout.map(|t| t.as_secs().max(1).to_string())),
+            ("PGOPTIONS", self.options.clone()),
+        ];
+        env.extend(optional.into_iter().filter_map(|(name, value)| value.map(|v| (name, v))));
+        env
+    }
+
     /// Parses a URL or `key=value` connection string, taking defaults from `env`.
     pub fn parse_with(s: &str, env: &dyn Environment) -> Result<Self, ConfigError> {
         let trimmed = s.trim();
