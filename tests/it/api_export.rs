@@ -112,3 +112,38 @@ async fn a_client_that_leaves_cancels_the_statement() {
     assert_eq!(active(), "0", "the export's statement still runs");
     assert_eq!(tab.query("SELECT 'next'").await.scalar(), "next");
 }
+
+#[tokio::test]
+async fn pgweb_download_links_carry_the_query_as_url_safe_base64() {
+    let (_door, tab, _) = tab().await;
+    // What pgweb's frontend builds: base64 of the UTF-8 query with + / = written as - _ .
+    let sql = "SELECT 'ü>?' AS \"a b\", 62 AS n";
+    let encoded: String = base64_url(sql.as_bytes());
+    assert!(encoded.contains(['-', '_', '.']), "the sample exercises the substitutions: {encoded}");
+    let link = |query: &str| {
+        client()
+            .get(format!(
+                "{}/api/query?format=csv&query={query}&_session_id={}",
+                tab.base,
+                tab.session.clone().unwrap()
+            ))
+            .header("cookie", tab.cookie.clone().unwrap())
+    };
+    let decoded = link(&encoded).send().await.unwrap();
+    assert_eq!(decoded.status(), 200);
+    assert_eq!(decoded.text().await.unwrap(), "a b,n\nü>?,62\n");
+    // Plain text still works, and words that happen to fit the alphabet are left alone.
+    assert_eq!(link("SELECT%2042%20AS%20x").send().await.unwrap().text().await.unwrap(), "x\n42\n");
+    let rollback = link("ROLLBACK").send().await.unwrap();
+    assert_eq!(rollback.status(), 200, "ROLLBACK ran as SQL");
+    // The JSON route never decodes: base64 there is just (invalid) SQL.
+    let plain = tab.get(&format!("query?query={encoded}")).await;
+    assert_eq!(plain.status, 400);
+    assert_eq!(plain.body["code"], "sql_error");
+}
+
+/// pgweb's encoding: standard base64, then + / = replaced by - _ .
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes).replace('+', "-").replace('/', "_").replace('=', ".")
+}

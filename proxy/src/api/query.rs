@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -22,6 +23,7 @@ use crate::session::Session;
 pub async fn run(door: &Door, session: &Arc<Session>, request: &Request) -> Result<Response, ApiError> {
     let sql = request.param("query").filter(|q| !q.trim().is_empty()).ok_or(ApiError::MissingParam("Query"))?;
     if let Some(format) = Format::from_request(request)? {
+        let sql = download_query(request, sql);
         return export::start(door, session, request, sql, format).await;
     }
     let (mut editor, reconnected) = access::editor(door, session, request).await?;
@@ -59,6 +61,25 @@ pub async fn run(door: &Door, session: &Arc<Session>, request: &Request) -> Resu
             Err(ApiError::from_query(e, session.readonly))
         }
     }
+}
+
+/// The query of a download link. pgweb's frontend opens editor downloads as
+/// `GET ?format=…&query=<base64>` with `+/=` written as `-_.`; only that
+/// form is decoded (a query string, nothing but that alphabet, UTF-8 after
+/// decoding), so typed SQL is never guessed at.
+fn download_query(request: &Request, sql: String) -> String {
+    let from_link = request.query_param("query").is_some_and(|q| q == sql);
+    let alphabet = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+    if !from_link || !sql.bytes().all(alphabet) {
+        return sql;
+    }
+    let standard: String = sql.chars().map(|c| if c == '.' { '=' } else { c }).collect();
+    base64::engine::general_purpose::URL_SAFE
+        .decode(standard)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|decoded| !decoded.trim().is_empty())
+        .unwrap_or(sql)
 }
 
 /// pgweb's result object for the statement that matters (the last with rows,
