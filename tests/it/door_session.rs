@@ -77,6 +77,26 @@ async fn a_second_query_is_busy_and_cancel_stops_the_first() {
 }
 
 #[tokio::test]
+async fn cancel_reaches_the_editor_after_catalog_reads_opened_the_second_connection() {
+    let db = tls_cluster().create_database(roles::TRUST);
+    let door = door_for(&db, &[]);
+    let tab = open_tab(&door).await;
+    // The metadata connection is opened now, after the editor.
+    let info = tab.get("connection").await.body;
+    assert_eq!(tab.get("schemas").await.status, 200);
+    let editor_pid = tab.query("SELECT pg_backend_pid()").await.scalar().clone();
+    assert_eq!(info["editor_pid"], editor_pid, "connection names the editor's server process");
+    let started = Instant::now();
+    let (slow, cancelled) = tokio::join!(tab.query("SELECT pg_sleep(10)"), async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        tab.post("cancel", &[]).await
+    });
+    assert_eq!(cancelled.body, json!({"success": true}));
+    assert_eq!(slow.body["code"], "cancelled", "{}", slow.body);
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
 async fn the_query_timeout_cancels_on_the_server() {
     let db = tls_cluster().create_database(roles::TRUST);
     let door = door_for(&db, &["--query-timeout", "1"]);

@@ -56,7 +56,7 @@ async fn reopen(door: &Door, session: &Session, request: &Request) -> Result<Con
         door.sessions.remove(&session.id);
         return Err(ApiError::SessionGone);
     }
-    session.renewed(opened.credential.expires_at, &opened.conn);
+    session.renewed(opened.credential.expires_at);
     tracing::info!(session = %session.id.short_hash(), "reconnected");
     Ok(opened.conn)
 }
@@ -80,7 +80,9 @@ pub async fn editor(
     let mut guard = session.editor.clone().try_lock_owned().map_err(|_| ApiError::Busy)?;
     let reconnected = needs_reconnect(session, &mut guard).await;
     if reconnected {
-        *guard = Some(reopen(door, session, request).await?);
+        let conn = reopen(door, session, request).await?;
+        session.editor_opened(&conn);
+        *guard = Some(conn);
     }
     Ok((guard, reconnected))
 }

@@ -49,6 +49,10 @@ pub async fn connection(door: &Door, session: &Session, request: &Request) -> Re
     info.insert("session_lock".into(), Value::Bool(true));
     info.insert("readonly".into(), Value::Bool(session.readonly));
     info.insert("label".into(), session.label.clone().map_or(Value::Null, Value::String));
+    // The activity view offers cancel on this session's own statement only.
+    info.insert("editor_pid".into(), session.editor_pid().map_or(Value::Null, Value::from));
+    // The UI re-opens /connect/<resource> when the session is gone.
+    info.insert("resource".into(), Value::String(session.resource.clone()));
     Ok(Response::json(200, &info))
 }
 

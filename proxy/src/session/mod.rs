@@ -119,10 +119,19 @@ impl Session {
         lock(&self.expires_at).is_some_and(|at| at <= OffsetDateTime::now_utc())
     }
 
-    /// Records a new credential's expiry and the new editor's cancel key after a reconnect.
-    pub fn renewed(&self, expires_at: Option<OffsetDateTime>, editor: &Connection) {
+    /// Records a new credential's expiry after a reconnect.
+    pub fn renewed(&self, expires_at: Option<OffsetDateTime>) {
         *lock(&self.expires_at) = expires_at;
+    }
+
+    /// Records the cancel key of a newly opened editor connection.
+    pub fn editor_opened(&self, editor: &Connection) {
         *lock(&self.editor_cancel) = Some(editor.cancel_token().clone());
+    }
+
+    /// The server process id of the editor connection, when it is open.
+    pub fn editor_pid(&self) -> Option<i32> {
+        lock(&self.editor_cancel).as_ref().map(CancelToken::process_id)
     }
 
     /// Cancels the statement running on the editor connection, if any.
