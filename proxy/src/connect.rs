@@ -119,6 +119,8 @@ pub struct Opened {
     pub conn: Connection,
     /// The credential used.
     pub credential: Credential,
+    /// The settings it was opened with.
+    pub config: Config,
 }
 
 /// Environment for URLs from a credential backend: nothing is filled in from
@@ -163,7 +165,22 @@ pub async fn resolve(door: &Door, resource: &str, request: &Request) -> Result<(
 pub async fn open(door: &Door, resource: &str, request: &Request) -> Result<Opened, ConnectError> {
     let (config, credential) = resolve(door, resource, request).await?;
     let conn = pg::connect(&config).await.map_err(ConnectError::Database)?;
-    Ok(Opened { conn, credential })
+    Ok(Opened { conn, credential, config })
+}
+
+/// Opens the session's catalog connection in the background with the
+/// settings just used, so the UI's first catalog reads, which follow the
+/// redirect at once, do not wait for a second resolve and connect. On
+/// failure the first catalog read opens it and reports why.
+fn open_catalog_connection(session: Arc<Session>, config: Config) {
+    tokio::spawn(async move {
+        let mut meta = session.meta.lock().await;
+        if meta.is_none()
+            && let Ok(conn) = pg::connect(&config).await
+        {
+            *meta = Some(conn);
+        }
+    });
 }
 
 /// Handles `GET /connect/<resource>`.
@@ -201,6 +218,7 @@ pub async fn handle(door: &Door, request: &Request, raw_resource: &str) -> Respo
             opened.conn,
         ));
         door.sessions.insert(session.clone())?;
+        open_catalog_connection(session.clone(), opened.config);
         Ok::<_, ConnectError>(session)
     }
     .await;

@@ -21,7 +21,7 @@ use crate::config::DoorConfig;
 use crate::connect::{self, BINDING_COOKIE};
 use crate::http::{Body, Chunk, Request, Response};
 use crate::session::{BindingKey, Registry};
-use crate::{api, page};
+use crate::{api, page, ui};
 
 /// The front door: configuration, sessions, and the `/connect` rate limiter.
 pub struct Door {
@@ -128,6 +128,10 @@ impl Door {
         if path == "/" && self.config.single_database && request.query_param("session").is_none() {
             ctx.route = "/";
             return Response::redirect(&format!("{}/connect/default", self.config.prefix));
+        }
+        if let Some(answer) = ui::handle(request, &self.config.frame_ancestors) {
+            ctx.route = "ui";
+            return answer;
         }
         ctx.route = "not-found";
         if request.wants_json() {

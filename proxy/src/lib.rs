@@ -16,6 +16,7 @@ mod page;
 pub mod pg;
 mod server;
 mod session;
+mod ui;
 
 pub use config::{DoorConfig, TlsFiles, Upstream};
 pub use server::{StartError, run};

@@ -147,7 +147,10 @@ async fn rows_page_sort_and_filter_with_every_operator() {
     let (_door, tab) = tab_for(&db).await;
     let page = tab.get("tables/shop.customers/rows?limit=10&offset=20&sort_column=id&sort_order=desc").await;
     assert_eq!(page.status, 200, "{}", page.body);
-    assert_eq!(page.body["pagination"], json!({"rows_count": 250, "page": 3, "pages_count": 25, "per_page": 10}));
+    assert_eq!(
+        page.body["pagination"],
+        json!({"rows_count": 250, "estimated": false, "page": 3, "pages_count": 25, "per_page": 10})
+    );
     assert_eq!(page.body["rows"][0][0], 230);
     assert_eq!(page.body["rows"].as_array().unwrap().len(), 10);
 
@@ -303,4 +306,22 @@ async fn tables_stats_as_json_csv_and_xml() {
     let bad = tab.get("tables_stats?format=yaml").await;
     assert_eq!(bad.status, 400);
     assert!(bad.body["error"].as_str().unwrap().contains("invalid format"), "{}", bad.body);
+}
+
+#[tokio::test]
+async fn big_tables_page_on_the_planners_estimate_and_say_so() {
+    let c = tls_cluster();
+    let db = c.create_database(roles::TRUST);
+    c.admin_sql_in(
+        &db,
+        "SET ROLE trust_user; CREATE TABLE big AS SELECT g AS id FROM generate_series(1, 150000) g; ANALYZE big;",
+    );
+    let (_door, tab) = tab_for(&db).await;
+    let unfiltered = tab.get("tables/big/rows?limit=100").await.body;
+    assert_eq!(unfiltered["pagination"]["estimated"], true);
+    let estimate = unfiltered["pagination"]["rows_count"].as_i64().unwrap();
+    assert!((140_000..=160_000).contains(&estimate), "{estimate}");
+    let filtered = tab.get("tables/big/rows?filter_column=id&filter_op=less&filter_value=1001").await.body;
+    assert_eq!(filtered["pagination"]["estimated"], false);
+    assert_eq!(filtered["pagination"]["rows_count"], 1000);
 }

@@ -17,3 +17,4 @@ mod resolver_exec;
 mod resolver_file;
 mod resolver_http;
 mod support;
+mod ui_browser;

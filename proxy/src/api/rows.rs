@@ -89,7 +89,7 @@ pub async fn rows(door: &Door, session: &Session, request: &Request, raw: &str) 
         let count =
             access::editor_statement(door, session, request, &format!("SELECT count(*) FROM {from}{condition}"), 1)
                 .await?;
-        (page, first_number(&count.rows))
+        (page, (first_number(&count.rows), false))
     } else {
         let page = access::meta_query(door, session, request, &select, &params).await?;
         let count = row_count(door, session, request, &table, &condition, &params).await?;
@@ -97,9 +97,15 @@ pub async fn rows(door: &Door, session: &Session, request: &Request, raw: &str) 
     };
     let elapsed = started.elapsed();
     let mut body = result_json(page, started_at, elapsed);
+    let (count, estimated) = count;
     let pages = if count == 0 { 0 } else { (count + limit - 1) / limit };
-    body["pagination"] =
-        json!({"rows_count": count, "page": offset / limit + 1, "pages_count": pages, "per_page": limit});
+    body["pagination"] = json!({
+        "rows_count": count,
+        "estimated": estimated,
+        "page": offset / limit + 1,
+        "pages_count": pages,
+        "per_page": limit,
+    });
     Ok(Response::json(200, &body))
 }
 
@@ -117,7 +123,7 @@ fn structured_filter(request: &Request) -> Result<(Option<String>, Option<String
     Ok((Some(format!("{} {sql}", quote_ident(&column))), value))
 }
 
-/// The planner's estimate for a big unfiltered table, else an exact count.
+/// The planner's estimate for a big unfiltered table (flagged `true`), else an exact count.
 async fn row_count(
     door: &Door,
     session: &Session,
@@ -125,7 +131,7 @@ async fn row_count(
     table: &TableRef,
     condition: &str,
     params: &[Option<&str>],
-) -> Result<i64, ApiError> {
+) -> Result<(i64, bool), ApiError> {
     if condition.is_empty() {
         let estimate = access::meta_query(
             door,
@@ -137,11 +143,11 @@ async fn row_count(
         .await?;
         let estimate = first_number(&estimate.rows);
         if estimate >= ESTIMATE_FROM {
-            return Ok(estimate);
+            return Ok((estimate, true));
         }
     }
     let sql = format!("SELECT count(*) FROM {}{condition}", table.quoted());
-    Ok(first_number(&access::meta_query(door, session, request, &sql, params).await?.rows))
+    Ok((first_number(&access::meta_query(door, session, request, &sql, params).await?.rows), false))
 }
 
 fn first_number(rows: &[Vec<Value>]) -> i64 {

@@ -1,0 +1,301 @@
+// The SQL editor: a textarea over a highlighted copy of its text, completion
+// of keywords, schemas, tables and columns, Ctrl/Cmd+Enter to run the
+// selection or the statement under the cursor, Explain, Analyze, Cancel, the
+// server's error marked at its position, the results grid and exports.
+
+import { h, fill, $, count } from './dom.js';
+import { call, download, tablePath } from './api.js';
+import { errorBox, notice } from './state.js';
+import { grid } from './grid.js';
+import { tokenize, statementAt, KEYWORDS } from './sql.js';
+import { catalog } from './sidebar.js';
+
+const TEXT_KEY = 'pgdoor.sql';
+let area = null;
+let last = null; // {sql, start, data | error, kind}
+let running = null; // {sql, controller}
+let output = null;
+const columnCache = new Map();
+
+/** Puts `sql` in the editor. */
+export function setText(sql) {
+  sessionStorage.setItem(TEXT_KEY, sql);
+  if (area) { area.value = sql; paint(); }
+}
+
+/** Saves the editor text now (before a reconnect). */
+export function keep() {
+  if (area) sessionStorage.setItem(TEXT_KEY, area.value);
+}
+
+/** Called when another view is shown. */
+export function leave() {
+  keep();
+  area = null;
+}
+
+/** Draws the editor. */
+export function render(main, connection) {
+  area = h('textarea', {
+    id: 'sql', spellcheck: false, autocapitalize: 'off', autocomplete: 'off', 'aria-label': 'SQL',
+    placeholder: 'SELECT … — Ctrl+Enter runs the statement under the cursor or the selection',
+  });
+  area.value = sessionStorage.getItem(TEXT_KEY) || '';
+  const layer = h('pre', { class: 'highlight', 'aria-hidden': 'true' });
+  const list = h('ul', { class: 'complete', role: 'listbox', id: 'complete', hidden: true, 'aria-label': 'Completions' });
+  area.setAttribute('aria-controls', 'complete');
+  const cancel = h('button', { id: 'cancel', class: 'danger', onclick: stop, disabled: !running }, 'Cancel');
+  output = h('section', { class: 'output', 'aria-live': 'polite', 'aria-label': 'Result' });
+  fill(main, h('div', { class: 'editor-pane' },
+    h('div', { class: 'toolbar' },
+      h('button', { id: 'run', class: 'primary', onclick: () => run('query'), title: 'Ctrl+Enter' }, 'Run'),
+      h('button', { onclick: () => run('explain') }, 'Explain'),
+      h('button', { onclick: () => run('analyze'), title: 'Runs the statement and shows its real plan' }, 'Explain Analyze'),
+      cancel,
+      connection.readonly && h('span', { class: 'badge' }, 'read-only'),
+      h('span', { class: 'spacer' }),
+      h('span', { class: 'label' }, 'Export result'),
+      ['csv', 'json', 'xml'].map((format) => h('button', { onclick: () => exportResult(format), class: 'export' }, format.toUpperCase()))),
+    h('div', { class: 'editor' }, layer, area, list)), output);
+  area.addEventListener('input', () => { paint(); complete(false); sessionStorage.setItem(TEXT_KEY, area.value); });
+  area.addEventListener('scroll', () => { layer.scrollTop = area.scrollTop; layer.scrollLeft = area.scrollLeft; });
+  area.addEventListener('keydown', keys);
+  area.addEventListener('blur', () => setTimeout(() => { list.hidden = true; }, 150));
+  paint();
+  show();
+  area.focus();
+}
+
+function paint(mark) {
+  const layer = area?.previousElementSibling;
+  if (!layer) return;
+  const text = area.value;
+  const parts = [];
+  for (const token of tokenize(text)) {
+    const inside = mark != null && mark >= token.start && mark < token.start + token.text.length;
+    if (token.type === 'ws' && !inside) parts.push(token.text);
+    else parts.push(h('span', { class: `t-${token.type}${inside ? ' err-pos' : ''}` }, token.text));
+  }
+  parts.push('\n ');
+  fill(layer, parts);
+}
+
+function keys(event) {
+  const list = $('#complete');
+  if (!list.hidden) {
+    const options = [...list.children];
+    const index = options.findIndex((o) => o.getAttribute('aria-selected') === 'true');
+    if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+      const next = (index + (event.key === 'ArrowDown' ? 1 : -1) + options.length) % options.length;
+      options.forEach((o, i) => o.setAttribute('aria-selected', String(i === next)));
+      area.setAttribute('aria-activedescendant', options[next].id);
+      event.preventDefault();
+      return;
+    }
+    if (event.key === 'Enter' || event.key === 'Tab') {
+      if (!(event.ctrlKey || event.metaKey)) {
+        accept(options[Math.max(index, 0)].dataset.word);
+        event.preventDefault();
+        return;
+      }
+    }
+    if (event.key === 'Escape') { list.hidden = true; event.preventDefault(); return; }
+  }
+  if ((event.ctrlKey || event.metaKey) && event.key === 'Enter') {
+    event.preventDefault();
+    run('query');
+  } else if (event.ctrlKey && event.key === ' ') {
+    event.preventDefault();
+    complete(true);
+  } else if (event.key === 'Tab' && !event.shiftKey) {
+    event.preventDefault();
+    area.setRangeText('  ', area.selectionStart, area.selectionEnd, 'end');
+    paint();
+  }
+}
+
+/** The statement to run: the selection, or the statement under the cursor. */
+function target() {
+  const { selectionStart: from, selectionEnd: to, value } = area;
+  if (to > from && value.slice(from, to).trim()) {
+    const raw = value.slice(from, to);
+    return { sql: raw.trim(), start: from + raw.length - raw.trimStart().length };
+  }
+  const statement = statementAt(value, from);
+  return { sql: statement.text, start: statement.start };
+}
+
+async function run(kind) {
+  if (!area || running) return;
+  $('#complete').hidden = true;
+  const { sql, start } = target();
+  if (!sql) { notice('Type a statement first.'); return; }
+  const controller = new AbortController();
+  running = { sql, controller };
+  last = { sql, start, kind, pending: true };
+  performance.mark('pgdoor:run');
+  show();
+  try {
+    const data = await call(kind, { form: { query: sql }, signal: controller.signal });
+    last = { sql, start, kind, data };
+  } catch (error) {
+    if (error.name === 'AbortError') return;
+    last = { sql, start, kind, error };
+  } finally {
+    running = null;
+  }
+  show();
+}
+
+/**
+ * Cancels the running statement. A cancel that reaches the server before
+ * the statement does is lost, so it is sent again while the statement runs.
+ */
+async function stop() {
+  const current = running;
+  for (let attempt = 0; current && running === current && attempt < 5; attempt++) {
+    try {
+      await call('cancel', { method: 'POST' });
+    } catch (error) {
+      notice(`Could not cancel: ${error.message}`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 600));
+  }
+}
+
+/** Draws the state of the last run into the output area. */
+function show() {
+  const cancel = $('#cancel');
+  if (cancel) cancel.disabled = !running;
+  if (!output || !output.isConnected) return;
+  for (const b of document.querySelectorAll('.export')) b.disabled = !last || last.pending;
+  if (!last) { fill(output, h('p', { class: 'muted' }, 'Results appear here.')); paint(); return; }
+  if (last.pending) { fill(output, h('p', { class: 'muted running' }, 'Running…')); paint(); return; }
+  if (last.error) {
+    const db = last.error.db;
+    let where = null;
+    if (db && db.position && area && area.value.slice(last.start, last.start + last.sql.length) === last.sql) {
+      const offset = last.start + db.position - 1;
+      const before = area.value.slice(0, offset).split('\n');
+      where = h('p', { class: 'position' }, `At line ${before.length}, column ${before.at(-1).length + 1}`);
+      paint(offset);
+      area.setSelectionRange(offset, offset);
+    } else paint();
+    const cancelled = last.error.code === 'cancelled';
+    fill(output, cancelled ? h('div', { class: 'error', role: 'alert' }, h('strong', {}, 'Query cancelled.')) : errorBox(last.error), where);
+    return;
+  }
+  paint();
+  const d = last.data;
+  const ms = d.stats?.query_duration_ms ?? 0;
+  const rowsText = d.columns.length === 1 && d.columns[0] === 'Rows Affected'
+    ? `${count(d.rows[0][0])} rows affected`
+    : `${count(d.stats.rows_count)} row${d.stats.rows_count === 1 ? '' : 's'}`;
+  fill(output,
+    h('p', { class: 'status' }, `${rowsText} in ${count(ms)} ms`, d.command ? ` · ${d.command}` : '',
+      d.transaction === 'in_transaction' ? ' · in a transaction' : '', d.transaction === 'failed' ? ' · transaction failed: ROLLBACK' : ''),
+    d.truncated && h('p', { class: 'warning', role: 'note' },
+      `Showing the first ${count(d.rows.length)} of ${count(d.rows_total)} rows. Export the result to get them all.`),
+    (d.notices || []).map((n) => h('p', { class: 'notice' }, `${n.severity}: ${n.message}`)),
+    d.columns.length ? grid({ columns: d.columns, rows: d.rows, types: d.column_types }) : null);
+  // User Timing: from Run to the result drawn, once the browser has painted it.
+  requestAnimationFrame(() => setTimeout(() => performance.measure('pgdoor:result-drawn', 'pgdoor:run')));
+}
+
+async function exportResult(format) {
+  if (!last || last.pending) return;
+  const sql = last.kind === 'query' ? last.sql : `EXPLAIN ${last.kind === 'analyze' ? 'ANALYZE ' : ''}${last.sql}`;
+  notice(`Exporting as ${format.toUpperCase()}…`, true);
+  try {
+    await download(sql, format, `query-${new Date().toISOString().slice(0, 19).replaceAll(':', '')}.${format}`);
+    notice(null);
+  } catch (error) {
+    notice(`Export failed: ${error.message}`);
+  }
+}
+
+// Completion.
+
+function wordBefore() {
+  const before = area.value.slice(0, area.selectionStart);
+  const match = before.match(/([\p{L}_][\p{L}\p{N}_$]*\.)?([\p{L}_][\p{L}\p{N}_$]*)?$/u);
+  return { qualifier: match[1]?.slice(0, -1) || null, word: match[2] || '' };
+}
+
+async function candidates(qualifier, word) {
+  const objects = catalog();
+  const lower = word.toLowerCase();
+  const pick = (names) => [...new Set(names)].filter((n) => n.toLowerCase().startsWith(lower) && n !== word);
+  if (qualifier) {
+    if (objects[qualifier]) return pick(Object.values(objects[qualifier]).flat().map((o) => o.name));
+    const table = findTable(qualifier);
+    return table ? pick(await columnsOf(table)) : [];
+  }
+  const names = [...KEYWORDS.map((k) => k.toUpperCase()), ...Object.keys(objects)];
+  for (const kinds of Object.values(objects)) {
+    for (const kind of ['table', 'view', 'materialized_view']) for (const o of kinds[kind]) names.push(o.name);
+  }
+  const mentioned = area.value.match(/[\p{L}_][\p{L}\p{N}_$]*/gu) || [];
+  for (const name of new Set(mentioned)) {
+    const table = findTable(name);
+    if (table) names.push(...await columnsOf(table));
+  }
+  return pick(names);
+}
+
+function findTable(name) {
+  for (const [schema, kinds] of Object.entries(catalog())) {
+    for (const kind of ['table', 'view', 'materialized_view']) {
+      if (kinds[kind].some((o) => o.name === name)) return { schema, name };
+    }
+  }
+  return null;
+}
+
+async function columnsOf({ schema, name }) {
+  const key = `${schema}.${name}`;
+  if (!columnCache.has(key)) {
+    columnCache.set(key, call(`tables/${tablePath(schema, name)}`).then((d) => d.rows.map((r) => r[0])).catch(() => []));
+  }
+  return columnCache.get(key);
+}
+
+async function complete(forced) {
+  const list = $('#complete');
+  const { qualifier, word } = wordBefore();
+  if (!forced && !qualifier && word.length < 2) { list.hidden = true; return; }
+  const found = (await candidates(qualifier, word)).slice(0, 8);
+  if (!area || !found.length) { list.hidden = true; return; }
+  fill(list, found.map((name, i) => h('li', {
+    role: 'option', id: `complete-${i}`, 'aria-selected': String(i === 0), dataset: { word: name },
+    onmousedown: (e) => { e.preventDefault(); accept(name); },
+  }, name)));
+  const before = area.value.slice(0, area.selectionStart).split('\n');
+  const style = getComputedStyle(area);
+  const line = parseFloat(style.lineHeight);
+  const char = measureChar(style);
+  list.style.left = `${Math.min(before.at(-1).length * char - area.scrollLeft + parseFloat(style.paddingLeft), area.clientWidth - 200)}px`;
+  list.style.top = `${before.length * line - area.scrollTop + parseFloat(style.paddingTop) + 2}px`;
+  list.hidden = false;
+}
+
+function accept(word) {
+  const { word: typed } = wordBefore();
+  area.setRangeText(word, area.selectionStart - typed.length, area.selectionStart, 'end');
+  $('#complete').hidden = true;
+  area.removeAttribute('aria-activedescendant');
+  paint();
+  sessionStorage.setItem(TEXT_KEY, area.value);
+  area.focus();
+}
+
+function measureChar(style) {
+  if (!measureChar.width) {
+    const probe = h('span', { style: `font:${style.font};position:absolute;visibility:hidden` }, 'x'.repeat(100));
+    document.body.append(probe);
+    measureChar.width = probe.getBoundingClientRect().width / 100;
+    probe.remove();
+  }
+  return measureChar.width;
+}

@@ -1,0 +1,83 @@
+// Start-up: take the session from the address, load the connection and the
+// object list, and route between the views.
+
+import { takeSession, call, onSessionLost, reconnect, reconnected, rememberResource } from './api.js';
+import { h, $, fill } from './dom.js';
+import { state, save, errorBox, notice } from './state.js';
+import * as sidebar from './sidebar.js';
+import * as table from './table.js';
+import * as editor from './editor.js';
+import * as panels from './panels.js';
+
+const main = $('#main');
+let connection = {};
+
+const VIEWS = {
+  sql: () => editor.render(main, connection),
+  history: () => panels.history(main, openInEditor),
+  activity: () => panels.activity(main, connection),
+  server: () => panels.server(main, connection),
+  object: () => table.render(main, state.object, connection),
+};
+
+/** Shows a view and remembers it. */
+function show(view) {
+  state.view = VIEWS[view] ? view : 'sql';
+  save();
+  for (const tab of document.querySelectorAll('.tabs button')) {
+    tab.setAttribute('aria-current', tab.dataset.view === state.view ? 'page' : 'false');
+  }
+  sidebar.select(state.view === 'object' ? state.object : null);
+  editor.leave();
+  VIEWS[state.view]();
+}
+
+function openObject(object) {
+  if (!state.object || state.object.schema !== object.schema || state.object.name !== object.name) {
+    Object.assign(state, { object, page: 1, sort: null, filter: null, tab: object.kind === 'function' ? 'definition' : 'rows' });
+  }
+  show('object');
+}
+
+function openInEditor(sql) {
+  editor.setText(sql);
+  show('sql');
+}
+
+for (const tab of document.querySelectorAll('.tabs button')) tab.addEventListener('click', () => show(tab.dataset.view));
+$('#menu').addEventListener('click', () => {
+  const open = document.body.classList.toggle('menu-open');
+  $('#menu').setAttribute('aria-expanded', String(open));
+});
+
+onSessionLost(() => {
+  editor.keep();
+  if (reconnect()) {
+    notice('Reconnecting…', true);
+  } else {
+    fill(main, errorBox({ message: 'This session has ended and reconnecting did not help. Open your /connect link again.' }));
+  }
+});
+
+async function start() {
+  if (!takeSession()) {
+    fill(main, h('div', { class: 'empty' }, h('h2', {}, 'No database session'),
+      h('p', {}, 'Open the /connect link you were given to start one.')));
+    return;
+  }
+  try {
+    const [info] = await Promise.all([call('connection'), sidebar.load(openObject)]);
+    connection = info;
+    reconnected();
+    rememberResource(info.resource);
+    const label = info.label || info.current_database;
+    $('#db-label').textContent = label;
+    document.title = `${label} · pgdoor`;
+    $('#readonly-badge').hidden = !info.readonly;
+    show(state.view);
+  } catch (error) {
+    if (error.code !== 'session_gone' && error.code !== 'session_required') fill(main, errorBox(error, 'Could not open the database'));
+  }
+}
+
+start();

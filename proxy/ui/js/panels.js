@@ -1,0 +1,87 @@
+// History, activity (with cancel of this session's own statement) and the
+// connection page (who and where, and the server's settings).
+
+import { h, fill } from './dom.js';
+import { call, ApiError } from './api.js';
+import { errorBox, notice } from './state.js';
+import { grid } from './grid.js';
+
+function failed(main, error) {
+  if (error instanceof ApiError) fill(main, errorBox(error));
+}
+
+/** The session's statements, newest first; a click loads one into the editor. */
+export async function history(main, openInEditor) {
+  try {
+    const entries = (await call('history')).reverse();
+    fill(main, h('h2', {}, 'History'), entries.length
+      ? h('ol', { class: 'history', reversed: true }, entries.map((e) => h('li', {},
+        h('time', { datetime: e.timestamp }, new Date(e.timestamp).toLocaleString()),
+        h('button', { class: 'history-query', onclick: () => openInEditor(e.query), title: 'Open in the editor' }, e.query))))
+      : h('p', { class: 'muted' }, 'Nothing has run in this session yet.'));
+  } catch (error) {
+    failed(main, error);
+  }
+}
+
+/** The database's backends; this session's own statement can be cancelled. */
+export async function activity(main, connection) {
+  try {
+    const data = await call('activity');
+    const pid = data.columns.indexOf('pid');
+    const own = data.rows.filter((r) => r[pid] === connection.editor_pid);
+    const keep = ['pid', 'usename', 'application_name', 'client_addr', 'state', 'query_start', 'wait_event', 'query']
+      .map((c) => data.columns.indexOf(c)).filter((i) => i >= 0);
+    const state = data.columns.indexOf('state');
+    const busy = own.some((r) => r[state] === 'active');
+    fill(main, h('div', { class: 'toolbar' }, h('h2', {}, 'Activity'),
+      h('button', { onclick: () => activity(main, connection) }, 'Refresh'),
+      h('button', {
+        class: 'danger', disabled: !busy, title: 'Cancels the statement this session is running',
+        onclick: async () => {
+          const { success } = await call('cancel', { method: 'POST' });
+          notice(success ? 'Cancel sent.' : 'Nothing to cancel.');
+          setTimeout(() => activity(main, connection), 300);
+        },
+      }, busy ? 'Cancel my running query' : 'No query of mine is running')),
+    grid({
+      columns: keep.map((i) => data.columns[i]),
+      rows: data.rows.map((r) => keep.map((i) => r[i])),
+      types: keep.map((i) => data.column_types[i]),
+      label: 'Server activity',
+    }));
+  } catch (error) {
+    failed(main, error);
+  }
+}
+
+/** Connection facts (never a secret) and the server settings, filterable. */
+export async function server(main, connection) {
+  const facts = {
+    label: 'Label', current_database: 'Database', current_user: 'User', session_user: 'Session user',
+    current_schemas: 'Search path', version: 'Server', inet_server_addr: 'Address', inet_server_port: 'Port',
+  };
+  const settings = h('div', {}, h('p', { class: 'muted' }, 'Loading settings…'));
+  fill(main, h('h2', {}, 'Connection'),
+    h('dl', { class: 'facts' }, Object.entries(facts).filter(([k]) => connection[k] != null).map(([k, title]) => [
+      h('dt', {}, title), h('dd', {}, String(connection[k])),
+    ]), h('dt', {}, 'Access'), h('dd', {}, connection.readonly ? 'read-only' : 'read and write')),
+    h('h2', {}, 'Server settings'), settings);
+  try {
+    const data = await call('server_settings');
+    const keep = ['name', 'setting', 'unit', 'category', 'short_desc'].map((c) => data.columns.indexOf(c));
+    const rows = data.rows.map((r) => keep.map((i) => r[i]));
+    const filter = h('input', { type: 'search', placeholder: 'Filter settings', 'aria-label': 'Filter settings' });
+    const holder = h('div', {});
+    const draw = () => {
+      const q = filter.value.toLowerCase();
+      const shown = rows.filter((r) => !q || r.some((v) => String(v ?? '').toLowerCase().includes(q)));
+      fill(holder, grid({ columns: keep.map((i) => data.columns[i]), rows: shown, label: 'Server settings' }));
+    };
+    filter.addEventListener('input', draw);
+    fill(settings, filter, holder);
+    draw();
+  } catch (error) {
+    failed(settings, error);
+  }
+}

@@ -1,0 +1,31 @@
+// What the tab is showing, kept in sessionStorage so a reload or a
+// reconnect comes back to the same view; and the shared error panel.
+
+import { h, $ } from './dom.js';
+
+const KEY = 'pgdoor.state';
+
+/** The view state: `view`, `object`, `tab`, and the table view's paging, sort and filter. */
+export const state = Object.assign({ view: 'sql', tab: 'rows', perPage: 100 }, JSON.parse(sessionStorage.getItem(KEY) || '{}'));
+
+/** Saves the state. */
+export const save = () => sessionStorage.setItem(KEY, JSON.stringify(state));
+
+/** An error panel: the message, the server's detail and hint, and what it was. */
+export function errorBox(error, what) {
+  const db = error.db || {};
+  return h('div', { class: 'error', role: 'alert' },
+    h('strong', {}, what ? `${what}: ` : '', error.message),
+    db.detail && h('p', {}, 'Detail: ', db.detail),
+    db.hint && h('p', {}, 'Hint: ', db.hint),
+    db.code && h('p', { class: 'muted' }, `SQLSTATE ${db.code}`));
+}
+
+/** A short message at the bottom of the window; `null` hides it. */
+export function notice(message, sticky) {
+  const el = $('#notice');
+  clearTimeout(notice.timer);
+  el.textContent = message || '';
+  el.hidden = !message;
+  if (message && !sticky) notice.timer = setTimeout(() => { el.hidden = true; }, 4000);
+}

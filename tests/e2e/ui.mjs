@@ -1,0 +1,359 @@
+// Browser scenarios for pgdoor's UI in Debian's headless chromium, run by
+// tests/it/ui_browser.rs (which starts PostgreSQL and pgdoor) and by
+// tests/bench/ui (which reads the timings this prints).
+//
+//   node tests/e2e/ui.mjs <scenario>
+//   env: PGDOOR (base URL, with any prefix), ARTIFACTS (screenshot directory),
+//        HOST_PAGE (iframe scenario: the URL of a page that embeds pgdoor)
+//
+// Each scenario asserts what a person relies on; a failed assertion exits 1.
+// Lines starting with "measure " carry timings as JSON.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BROWSER = process.env.CHROMIUM || '/usr/bin/chromium';
+const BASE = process.env.PGDOOR;
+const ARTIFACTS = process.env.ARTIFACTS || 'target/e2e-artifacts';
+const scenario = process.argv[2];
+
+if (!fs.existsSync(BROWSER)) {
+  console.error(`chromium not found at ${BROWSER}: run tests/install-deps (apt-get install -y chromium)`);
+  process.exit(2);
+}
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: BROWSER,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+/** A fresh browser (own cookies and storage) that fails on any dialog or page error. */
+async function newContext(options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true, ...options });
+  context.on('page', watch);
+  return context;
+}
+
+const pages = [];
+
+function watch(page) {
+  pages.push(page);
+  page.on('dialog', (dialog) => {
+    console.error(`a dialog opened: ${dialog.message()}`);
+    process.exit(1);
+  });
+  page.on('pageerror', (error) => {
+    console.error(`page error: ${error.message}`);
+    process.exit(1);
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !/status of (4|5)\d\d/.test(message.text())) console.error(`console: ${message.text()}`);
+  });
+}
+
+const shot = (page, name) => page.screenshot({ path: path.join(ARTIFACTS, `${scenario}-${name}.png`) });
+const item = (page, name) => page.locator('#tree .item', { hasText: name }).first();
+const editor = (page) => page.locator('#sql');
+
+/** Opens /connect/<resource> and waits for the object list. */
+async function open(context, resource) {
+  const page = await context.newPage();
+  await page.goto(`${BASE}/connect/${resource}`);
+  await page.locator('#tree .item').first().waitFor();
+  return page;
+}
+
+async function runSql(page, sql) {
+  await page.locator('.tabs button[data-view=sql]').click();
+  await editor(page).fill(sql);
+  await editor(page).press('Control+Enter');
+}
+
+const scenarios = {
+  /** The seed's flow: /connect to rows, sort, page, filter, a query; the session id leaves the address bar. */
+  async flow() {
+    const context = await newContext();
+    const page = await open(context, 'shop');
+    assert.equal(new URL(page.url()).search, '', 'the session id is removed from the address bar');
+    assert.match(await page.evaluate(() => sessionStorage.getItem('session_id')), /^[0-9a-f-]{20,}$/);
+    assert.equal(await page.locator('#db-label').textContent(), 'Shop (demo)');
+    assert.equal(await page.locator('#readonly-badge').isHidden(), true);
+    const shopSchema = page.locator('#tree .schema', { has: page.locator('summary', { hasText: /^shop$/ }) });
+    const tables = shopSchema.locator('.kind', { hasText: 'Tables' });
+    assert.match(await tables.locator('summary').textContent(), /Tables\s*2/);
+    await shot(page, 'tables');
+
+    await item(page, 'customers').click();
+    const cells = page.locator('.grid-body .grid-row:first-child .cell');
+    await page.getByText('Page 1 of 3 · 250 rows').waitFor();
+    assert.equal(await cells.nth(0).textContent(), '1');
+    await shot(page, 'rows');
+    await page.getByRole('button', { name: 'Sort by id' }).click();
+    await page.getByRole('button', { name: 'Sort by id' }).click();
+    await page.locator('.grid-body .grid-row:first-child .cell', { hasText: '250' }).first().waitFor();
+    assert.equal(await page.locator('[role=columnheader][aria-sort=descending]').count(), 1);
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await page.getByText('Page 2 of 3 · 250 rows').waitFor();
+    assert.equal(await cells.nth(0).textContent(), '150');
+    await page.getByLabel('Per page').selectOption('50');
+    await page.getByText('Page 1 of 5 · 250 rows').waitFor();
+
+    await page.getByLabel('Filter column').selectOption('name');
+    await page.getByLabel('Filter operator').selectOption('ilike');
+    await page.getByLabel('Filter value').fill('%r 1_');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByText('Page 1 of 1 · 10 rows').waitFor();
+    await page.getByLabel('Filter operator').selectOption('null');
+    assert.equal(await page.getByLabel('Filter value').isHidden(), true);
+    await page.getByLabel('Filter column').selectOption('email');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByText('Page 1 of 1 · 1 row').waitFor();
+    assert.equal(await page.locator('.grid-body .cell.null').first().textContent(), 'NULL');
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.getByText('· 250 rows').waitFor();
+
+    await page.getByRole('tab', { name: 'Structure' }).click();
+    await page.locator('.grid-body .cell', { hasText: 'character varying(80)' }).waitFor();
+    await shot(page, 'structure');
+    await page.getByRole('tab', { name: 'Indexes' }).click();
+    await page.locator('.grid-body .cell', { hasText: 'customers_pkey' }).first().waitFor();
+    await page.getByRole('tab', { name: 'Info' }).click();
+    await page.locator('.facts dt', { hasText: 'Total size' }).waitFor();
+
+    await runSql(page, "SELECT id, name, score FROM shop.customers WHERE id <= 3 ORDER BY id;\nSELECT 'second'");
+    await editor(page).evaluate((el) => el.setSelectionRange(10, 10));
+    await editor(page).press('Control+Enter');
+    await page.locator('.status', { hasText: '3 rows in' }).waitFor();
+    assert.equal(await page.locator('.grid-body .cell.num').first().textContent(), '1');
+    assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('.grid-body .cell.num')).textAlign), 'right');
+    assert.ok(await page.locator('.highlight .t-kw', { hasText: 'SELECT' }).count() >= 2, 'keywords are highlighted');
+    await shot(page, 'query');
+
+    // Completion of a table's columns after "customers.".
+    await editor(page).fill('SELECT customers.em');
+    await editor(page).press('End');
+    await editor(page).pressSequentially('a');
+    await page.locator('#complete [role=option]', { hasText: 'email' }).waitFor();
+    await editor(page).press('Enter');
+    assert.equal(await editor(page).inputValue(), 'SELECT customers.email');
+
+    // Past --max-rows the result says how many there were.
+    await runSql(page, 'SELECT g FROM generate_series(1, 10005) g');
+    await page.getByText('Showing the first 10,000 of 10,005 rows.', { exact: false }).waitFor();
+
+    await page.locator('.tabs button[data-view=history]').click();
+    await page.locator('.history-query', { hasText: "SELECT id, name, score" }).waitFor();
+    await item(page, 'customers').click();
+    await page.locator('[role=tab][aria-selected=true]', { hasText: 'Info' }).waitFor();
+    await page.getByRole('tab', { name: 'Rows' }).click();
+    await page.getByText('· 250 rows').waitFor();
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await shot(page, 'dark');
+    await context.close();
+  },
+
+  /** An SQL error shows the server's message and hint and marks the position. */
+  async error() {
+    const context = await newContext();
+    const page = await open(context, 'shop');
+    await runSql(page, 'SELECT 1;\nSELECT id,\n       nosuch FROM shop.customers');
+    await editor(page).evaluate((el) => el.setSelectionRange(20, 20));
+    await editor(page).press('Control+Enter');
+    await page.locator('.error', { hasText: 'column "nosuch" does not exist' }).waitFor();
+    assert.equal(await page.locator('.position').textContent(), 'At line 3, column 8');
+    assert.equal(await page.locator('.highlight .err-pos').textContent(), 'nosuch');
+    await shot(page, 'sql-error');
+    await runSql(page, "SELECT * FROM shop.customer");
+    await page.locator('.error', { hasText: 'relation "shop.customer" does not exist' }).waitFor();
+    await runSql(page, "SELECT 1 FROM shop.customers WHERE name = 1");
+    await page.locator('.error p', { hasText: 'Hint:' }).waitFor();
+    await context.close();
+  },
+
+  /** Cancel stops a running pg_sleep; the session stays usable. */
+  async cancel() {
+    const context = await newContext();
+    const page = await open(context, 'shop');
+    await runSql(page, 'SELECT pg_sleep(30)');
+    await page.getByText('Running…').waitFor();
+    const started = Date.now();
+    await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await page.getByText('Query cancelled.').waitFor({ timeout: 5000 });
+    assert.ok(Date.now() - started < 5000);
+    await runSql(page, "SELECT 'after cancel'");
+    await page.locator('.grid-body .cell', { hasText: 'after cancel' }).waitFor();
+    await context.close();
+  },
+
+  /** Exports of the current result and of a table download the right content. */
+  async export() {
+    const context = await newContext();
+    const page = await open(context, 'shop');
+    await runSql(page, "SELECT id, name, NULL::text AS gone FROM shop.customers WHERE id IN (1, 2) ORDER BY id");
+    await page.locator('.status', { hasText: '2 rows' }).waitFor();
+    for (const [format, expected] of [
+      ['CSV', 'id,name,gone\n1,customer 1,\n2,customer 2,\n'],
+      ['JSON', [{ id: 1, name: 'customer 1', gone: null }, { id: 2, name: 'customer 2', gone: null }]],
+    ]) {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: format, exact: true }).click()]);
+      assert.match(download.suggestedFilename(), new RegExp(`\\.${format.toLowerCase()}$`));
+      const body = fs.readFileSync(await download.path(), 'utf8');
+      if (format === 'JSON') assert.deepEqual(JSON.parse(body), expected);
+      else assert.equal(body, expected);
+    }
+    await item(page, 'orders').click();
+    await page.getByText('· 3 rows').waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'XML', exact: true }).click()]);
+    assert.equal(download.suggestedFilename(), 'shop.orders.xml');
+    const xml = fs.readFileSync(await download.path(), 'utf8');
+    assert.equal((xml.match(/<Row>/g) || []).length, 3);
+    await context.close();
+  },
+
+  /** Two tabs on two resources: each keeps its own session and database. */
+  async tabs() {
+    const context = await newContext();
+    const shop = await open(context, 'shop');
+    const other = await open(context, 'other');
+    assert.notEqual(
+      await shop.evaluate(() => sessionStorage.getItem('session_id')),
+      await other.evaluate(() => sessionStorage.getItem('session_id')));
+    assert.equal(await other.locator('#db-label').textContent(), 'Other (read-only)');
+    assert.equal(await other.locator('#readonly-badge').isVisible(), true);
+    assert.equal(await item(other, 'customers').count(), 0, 'the other database has no customers table');
+    await runSql(shop, 'SELECT current_database() AS db');
+    await runSql(other, 'SELECT current_database() AS db');
+    const db = (page) => page.locator('.grid-body .cell').first().textContent();
+    await shop.locator('.status').waitFor();
+    await other.locator('.status').waitFor();
+    assert.notEqual(await db(shop), await db(other));
+    assert.equal(await db(shop), process.env.SHOP_DB);
+    await runSql(other, 'CREATE TABLE nope(id int)');
+    await other.locator('.error', { hasText: 'read-only' }).waitFor();
+    await shot(other, 'readonly');
+    await shop.reload();
+    await shop.locator('#tree .item').first().waitFor();
+    assert.equal(await shop.locator('#db-label').textContent(), 'Shop (demo)', 'a reload keeps the tab on its session');
+    await context.close();
+  },
+
+  /** The session disappears server-side: the UI reconnects by itself and keeps the editor text and view. */
+  async reconnect() {
+    const context = await newContext();
+    const page = await open(context, 'shop');
+    const first = await page.evaluate(() => sessionStorage.getItem('session_id'));
+    await page.locator('.tabs button[data-view=sql]').click();
+    await editor(page).fill('SELECT 42 AS kept -- my unsaved work');
+    const ended = await page.evaluate(async () => (await fetch('api/disconnect', {
+      method: 'POST', headers: { 'X-Session-ID': sessionStorage.getItem('session_id') },
+    })).json());
+    assert.equal(ended.success, true);
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    await page.waitForURL((url) => !url.pathname.includes('/connect/') && url.search === '', { timeout: 10000 });
+    await page.locator('#tree .item').first().waitFor();
+    const second = await page.evaluate(() => sessionStorage.getItem('session_id'));
+    assert.ok(second && second !== first, 'a new session was opened');
+    assert.equal(await editor(page).inputValue(), 'SELECT 42 AS kept -- my unsaved work');
+    assert.equal(await page.locator('.tabs button[aria-current=page]').textContent(), 'SQL');
+    await editor(page).press('Control+Enter');
+    await page.locator('.grid-body .cell', { hasText: '42' }).waitFor();
+    await context.close();
+  },
+
+  /** Names and values holding markup are shown as text; no script runs. */
+  async xss() {
+    const context = await newContext();
+    const page = await open(context, 'shop');
+    const evil = '<img src=x onerror=alert(1)>';
+    await item(page, evil).click();
+    await page.locator('[role=columnheader]', { hasText: evil }).waitFor();
+    await page.locator('.grid-body .cell', { hasText: evil }).waitFor();
+    assert.equal(await page.locator('main img, #tree img').count(), 0, 'no element was made from the text');
+    await page.locator('.grid-body .cell', { hasText: evil }).dblclick();
+    assert.equal(await page.locator('#cell-text').textContent(), evil);
+    await page.getByRole('button', { name: 'Close' }).click();
+    await runSql(page, `SELECT '${evil}' AS "${evil}"`);
+    await page.locator('.grid-body .cell', { hasText: evil }).waitFor();
+    await shot(page, 'markup-as-text');
+    await page.waitForTimeout(300);
+    await context.close();
+  },
+
+  /** Under --prefix, inside an iframe on another origin that --frame-ancestors allows. */
+  async iframe() {
+    const context = await newContext();
+    const page = await context.newPage();
+    await page.goto(process.env.HOST_PAGE);
+    const frame = page.frameLocator('iframe');
+    await frame.getByRole('button', { name: 'customers', exact: true }).click();
+    await frame.getByText('· 250 rows').waitFor();
+    const inner = page.frames().find((f) => f !== page.mainFrame());
+    assert.equal(new URL(inner.url()).pathname, '/db/', 'the UI lives under the prefix, the session id gone from its address');
+    await shot(page, 'in-iframe');
+    await context.close();
+  },
+
+  /** The phone layout: the object list opens from the menu button. */
+  async phone() {
+    const context = await newContext({ viewport: { width: 390, height: 800 }, isMobile: true, hasTouch: true });
+    const page = await context.newPage();
+    await page.goto(`${BASE}/connect/shop`);
+    await page.locator('#menu').waitFor();
+    await page.locator('#menu').click();
+    await item(page, 'customers').click();
+    await page.getByText('· 250 rows').waitFor();
+    assert.equal(await page.locator('#sidebar').evaluate((el) => el.getBoundingClientRect().right <= 0), true, 'the list closes after a choice');
+    await shot(page, 'phone');
+    await context.close();
+  },
+
+  /**
+   * Timings for BENCHMARKS.md, taken by the page itself (User Timing): from
+   * the start of the /connect navigation to the object list drawn, and from
+   * Run to 10,000 result rows painted.
+   */
+  async measure() {
+    const runs = Number(process.env.RUNS || 5);
+    const lists = [];
+    const grids = [];
+    for (let i = 0; i < runs; i++) {
+      const context = await newContext();
+      const page = await context.newPage();
+      await page.goto(`${BASE}/connect/shop`);
+      await page.locator('#tree .item').first().waitFor();
+      lists.push(await page.evaluate(() => performance.getEntriesByName('pgdoor:objects-drawn')[0].startTime));
+      await page.locator('.tabs button[data-view=sql]').click();
+      await editor(page).fill('SELECT g AS id, md5(g::text) AS hash, now() AS at FROM generate_series(1, 10000) g');
+      await editor(page).press('Control+Enter');
+      await page.locator('.status', { hasText: '10,000 rows' }).waitFor();
+      await page.waitForFunction(() => performance.getEntriesByName('pgdoor:result-drawn').length > 0);
+      grids.push(await page.evaluate(() => performance.getEntriesByName('pgdoor:result-drawn')[0].duration));
+      const drawn = await page.locator('.grid-body .grid-row').count();
+      assert.ok(drawn > 10 && drawn < 200, `only the visible rows are drawn (${drawn})`);
+      await context.close();
+    }
+    const median = (xs) => Math.round([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
+    console.log(`measure ${JSON.stringify({ table_list_ms: median(lists), rows_10k_ms: median(grids), runs, lists, grids })}`);
+  },
+};
+
+if (!scenarios[scenario]) {
+  console.error(`unknown scenario "${scenario}": ${Object.keys(scenarios).join(', ')}`);
+  process.exit(2);
+}
+try {
+  await scenarios[scenario]();
+  console.log(`ok ${scenario}`);
+} catch (error) {
+  console.error(error.stack || String(error));
+  process.exitCode = 1;
+  for (const [i, page] of pages.entries()) {
+    await page.screenshot({ path: path.join(ARTIFACTS, `${scenario}-failure-${i}.png`) }).catch(() => {});
+  }
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,207 @@
+//! The embedded UI in real headless Chromium: pgdoor with the example
+//! connect backend, a seeded PostgreSQL, and the scenarios of
+//! `tests/e2e/ui.mjs` (playwright-core driving Debian's chromium). Also the
+//! asset serving itself: ETags, compression, caching, the page's CSP.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use crate::support::backend::Backend;
+use crate::support::door::{Door, client};
+use crate::support::pg::{roles, tls_cluster};
+
+const TOKEN: &str = "ui-token";
+const EVIL: &str = "<img src=x onerror=alert(1)>";
+
+/// Two databases: `shop` (customers, orders, a table with markup in its
+/// names) and `other`, seeded once for every test here.
+struct Fixture {
+    shop_db: String,
+    other_db: String,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let c = tls_cluster();
+        let shop = c.create_database(roles::TRUST);
+        c.admin_sql_in(
+            &shop,
+            &format!(
+                "SET ROLE trust_user;
+                 CREATE SCHEMA shop;
+                 CREATE TABLE shop.customers(id serial PRIMARY KEY, name text NOT NULL, email varchar(80), score int);
+                 INSERT INTO shop.customers(name, email, score) SELECT 'customer ' || g, 'c' || g || '@example.com', g % 10 FROM generate_series(1, 250) g;
+                 UPDATE shop.customers SET email = NULL WHERE id = 7;
+                 CREATE TABLE shop.orders(id serial PRIMARY KEY, customer_id int REFERENCES shop.customers(id), total numeric(10,2));
+                 INSERT INTO shop.orders(customer_id, total) VALUES (1, 9.99), (2, 120), (2, 0.5);
+                 CREATE VIEW shop.big_spenders AS SELECT * FROM shop.customers WHERE score > 8;
+                 CREATE FUNCTION shop.double_it(x int) RETURNS int LANGUAGE sql AS 'SELECT x * 2';
+                 CREATE TABLE public.\"{EVIL}\"(\"{EVIL}\" text);
+                 INSERT INTO public.\"{EVIL}\" VALUES ('{EVIL}');"
+            ),
+        );
+        let other = c.create_database(roles::TRUST);
+        c.admin_sql_in(&other, "SET ROLE trust_user; CREATE TABLE notes(id int, body text);");
+        Fixture { shop_db: shop, other_db: other }
+    })
+}
+
+/// The example connect backend serving `shop` and `other` (read-only), and
+/// pgdoor asking it. Both stop when dropped.
+fn start_door(extra: &[&str]) -> (Door, Backend) {
+    let f = fixture();
+    let url = |db: &str| tls_cluster().url_in(db, roles::TRUST, None, "sslmode=disable");
+    let backend = Backend::builder(TOKEN)
+        .resources_toml(&format!(
+            "[shop]\ndatabase_url = \"{}\"\nlabel = \"Shop (demo)\"\n\
+             [other]\ndatabase_url = \"{}\"\nlabel = \"Other (read-only)\"\nreadonly = true\n",
+            url(&f.shop_db),
+            url(&f.other_db)
+        ))
+        .start();
+    let mut args = vec!["--sessions", "--connect-backend", backend.url.as_str()];
+    args.extend_from_slice(extra);
+    let door = Door::start_with_env(&args, &[("PGDOOR_CONNECT_TOKEN", TOKEN)]);
+    (door, backend)
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs one scenario of tests/e2e/ui.mjs against `base`; its output.
+fn scenario(name: &str, base: &str, env: &[(&str, &str)]) -> String {
+    let e2e = repo().join("tests/e2e");
+    assert!(
+        e2e.join("node_modules/playwright-core").is_dir() && Path::new("/usr/bin/chromium").exists(),
+        "the browser tests need Debian's chromium and playwright-core: run tests/install-deps"
+    );
+    let out = Command::new("node")
+        .arg(e2e.join("ui.mjs"))
+        .arg(name)
+        .env("PGDOOR", base)
+        .env("SHOP_DB", &fixture().shop_db)
+        .env("ARTIFACTS", repo().join("target/e2e-artifacts"))
+        .envs(env.iter().copied())
+        .output()
+        .expect("node runs (apt-get install -y nodejs)");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "scenario {name} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!("ok {name}")), "{stdout}");
+    stdout
+}
+
+#[test]
+fn connect_to_rows_sort_page_filter_and_a_query() {
+    let (door, _backend) = start_door(&[]);
+    scenario("flow", &door.base, &[]);
+}
+
+#[test]
+fn an_sql_error_is_marked_at_its_position() {
+    let (door, _backend) = start_door(&[]);
+    scenario("error", &door.base, &[]);
+}
+
+#[test]
+fn cancel_stops_a_running_query() {
+    let (door, _backend) = start_door(&[]);
+    scenario("cancel", &door.base, &[]);
+}
+
+#[test]
+fn exports_download_the_right_content() {
+    let (door, _backend) = start_door(&[]);
+    scenario("export", &door.base, &[]);
+}
+
+#[test]
+fn two_tabs_keep_two_sessions_apart() {
+    let (door, _backend) = start_door(&[]);
+    scenario("tabs", &door.base, &[]);
+}
+
+#[test]
+fn a_lost_session_reconnects_and_keeps_the_editor_text() {
+    let (door, _backend) = start_door(&[]);
+    scenario("reconnect", &door.base, &[]);
+}
+
+#[test]
+fn markup_in_names_and_values_stays_text() {
+    let (door, _backend) = start_door(&[]);
+    scenario("xss", &door.base, &[]);
+}
+
+#[test]
+fn a_phone_sized_window_works() {
+    let (door, _backend) = start_door(&[]);
+    scenario("phone", &door.base, &[]);
+}
+
+#[test]
+fn under_a_prefix_inside_an_iframe() {
+    // The host page is on another origin of the same site (another port).
+    let host = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host_port = host.local_addr().unwrap().port();
+    let ancestors = format!("'self' http://127.0.0.1:{host_port}");
+    let (door, _backend) = start_door(&["--prefix", "/db", "--frame-ancestors", &ancestors]);
+    let page = format!(
+        "<!doctype html><title>host</title><h1>Operator's app</h1>\
+         <iframe src=\"{}/db/connect/shop\" width=\"1200\" height=\"700\"></iframe>",
+        door.base
+    );
+    std::thread::spawn(move || {
+        for stream in host.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0; 4096];
+            let _ = stream.read(&mut buf);
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                page.len()
+            );
+            let _ = std::io::Write::write_all(&mut stream, answer.as_bytes());
+        }
+    });
+    scenario("iframe", &format!("{}/db", door.base), &[("HOST_PAGE", &format!("http://127.0.0.1:{host_port}/"))]);
+}
+
+#[tokio::test]
+async fn assets_are_compressed_cached_and_revalidated() {
+    let (door, _backend) = start_door(&[]);
+    let http = client();
+    let index = http.get(format!("{}/", door.base)).send().await.unwrap();
+    assert_eq!(index.status(), 200);
+    assert_eq!(index.headers()["cache-control"], "no-cache");
+    let csp = index.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe"), "{csp}");
+    let etag = index.headers()["etag"].to_str().unwrap().to_owned();
+    let html = index.text().await.unwrap();
+    let script = html.split("src=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    assert!(script.starts_with("assets/") && script.ends_with("/js/main.js"), "{script}");
+
+    let again = http.get(format!("{}/", door.base)).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(again.status(), 304);
+
+    let url = format!("{}/{script}", door.base);
+    let raw = http.get(&url).send().await.unwrap();
+    assert_eq!(raw.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert!(raw.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(raw.headers().get("content-encoding").is_none());
+    let raw = raw.bytes().await.unwrap();
+    let br = http.get(&url).header("accept-encoding", "gzip, deflate, br").send().await.unwrap();
+    assert_eq!(br.headers()["content-encoding"], "br");
+    assert_eq!(br.headers()["vary"], "Accept-Encoding");
+    let br = br.bytes().await.unwrap();
+    assert!(br.len() < raw.len() / 2, "brotli {} of {}", br.len(), raw.len());
+    let gz = http.get(&url).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&gz.bytes().await.unwrap()[..]).read_to_end(&mut unzipped).unwrap();
+    assert_eq!(unzipped, raw);
+    let stale = http.get(format!("{}/assets/000000000000/js/main.js", door.base)).send().await.unwrap();
+    assert_eq!(stale.status(), 404);
+}
