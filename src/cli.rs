@@ -37,6 +37,25 @@ pub enum Command {
     Check(CheckArgs),
     /// Ask the credential backend for a resource, show the exchange (secrets redacted), then check the database it names.
     CheckBackend(CheckBackendArgs),
+    /// Start a throwaway PostgreSQL with a sample database and serve it, until Ctrl-C.
+    Demo(DemoArgs),
+}
+
+/// Arguments of `pgdoor demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+
+    /// Port to listen on (default: 8080 when free, else any free port).
+    #[arg(long)]
+    pub listen: Option<u16>,
+
+    /// Directory holding initdb, pg_ctl and postgres (default: PATH, then the newest
+    /// /usr/lib/postgresql/*/bin).
+    #[arg(long, value_name = "DIR")]
+    pub pg_bin: Option<PathBuf>,
 }
 
 /// Arguments of `pgdoor serve`, most named as pgweb's.

@@ -6,6 +6,7 @@ mod check;
 mod check_backend;
 mod cli;
 mod config;
+mod demo;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(&args),
         Some(Command::Check(args)) => block_on(check::run(args)),
         Some(Command::CheckBackend(args)) => block_on(check_backend::run(args)),
+        Some(Command::Demo(args)) => demo::run(&args),
     }
 }
 

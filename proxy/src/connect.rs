@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::door::Door;
 use crate::http::{Request, Response};
 use crate::page;
-use crate::pg::{self, Config, Connection, Environment};
+use crate::pg::{self, Config, Connection, Isolated};
 use crate::session::{BindingKey, LimitError, NewSession, Session, short_hash};
 
 /// The binding cookie's name.
@@ -121,22 +121,6 @@ pub struct Opened {
     pub credential: Credential,
     /// The settings it was opened with.
     pub config: Config,
-}
-
-/// Environment for URLs from a credential backend: nothing is filled in from
-/// pgdoor's own environment, passfile or certificate files.
-struct Isolated;
-
-impl Environment for Isolated {
-    fn var(&self, _: &str) -> Option<String> {
-        None
-    }
-    fn os_user(&self) -> Option<String> {
-        None
-    }
-    fn file_exists(&self, _: &std::path::Path) -> bool {
-        false
-    }
 }
 
 /// Resolves a resource with this request's allow-listed headers into the

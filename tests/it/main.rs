@@ -7,6 +7,7 @@ mod api_export;
 mod api_openapi;
 mod check_backend_cmd;
 mod check_cmd;
+mod demo_cmd;
 mod door_connect;
 mod door_readonly;
 mod door_session;

@@ -72,8 +72,12 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs one scenario of tests/e2e/ui.mjs against `base`; its output.
+/// Runs one scenario of tests/e2e/ui.mjs against `base`; its output. One
+/// browser at a time: several Chromiums at once on a small CI machine make
+/// every step slow enough to time out.
 fn scenario(name: &str, base: &str, env: &[(&str, &str)]) -> String {
+    static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_BROWSER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let e2e = repo().join("tests/e2e");
     assert!(
         e2e.join("node_modules/playwright-core").is_dir() && Path::new("/usr/bin/chromium").exists(),

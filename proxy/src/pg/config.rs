@@ -218,6 +218,23 @@ pub trait Environment {
     }
 }
 
+/// No environment at all: nothing is filled in from variables, the OS user,
+/// a passfile or certificate files. For connection strings that must say
+/// everything themselves (those from a credential backend).
+pub struct Isolated;
+
+impl Environment for Isolated {
+    fn var(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn os_user(&self) -> Option<String> {
+        None
+    }
+    fn file_exists(&self, _: &Path) -> bool {
+        false
+    }
+}
+
 /// The process environment.
 pub struct OsEnvironment;
 

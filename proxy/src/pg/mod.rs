@@ -29,7 +29,7 @@ mod value;
 
 pub use auth::AuthMethod;
 pub use cancel::CancelToken;
-pub use config::{ChannelBinding, Config, ConfigError, Environment, Host, OsEnvironment, RootCert, SslMode};
+pub use config::{ChannelBinding, Config, ConfigError, Environment, Host, Isolated, OsEnvironment, RootCert, SslMode};
 pub use connect::{ClientOptions, ConnectionInfo, connect, connect_with};
 pub use connection::{Connection, TransactionStatus};
 pub use error::{DbError, Error};

@@ -126,7 +126,8 @@ function target() {
 }
 
 async function run(kind) {
-  if (!area || running) return;
+  if (!area) return;
+  if (running) { notice('A query is running: wait for it, or Cancel it.'); return; }
   $('#complete').hidden = true;
   const { sql, start } = target();
   if (!sql) { notice('Type a statement first.'); return; }
