@@ -182,6 +182,19 @@ pub struct ServeArgs {
     #[arg(long, env = "PGDOOR_CORS_ORIGIN", default_value = "*")]
     pub cors_origin: String,
 
+    /// Serve Prometheus metrics at /metrics (at the root, not under --prefix).
+    #[arg(long, env = "PGDOOR_METRICS")]
+    pub metrics: bool,
+
+    /// Serve the metrics on this separate address (host:port) instead, without basic auth.
+    #[arg(long, env = "PGDOOR_METRICS_ADDR", requires = "metrics", value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
+
+    /// Write one JSON line per statement people run (time, identity, resource, database,
+    /// statement, duration, rows, error) to this file (created 0600), or - for stdout.
+    #[arg(long, env = "PGDOOR_AUDIT_LOG", value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+
     /// Add the forwarded user (X-Forwarded-Email or X-Forwarded-User) to access log lines.
     #[arg(long, env = "PGDOOR_LOG_FORWARDED_USER")]
     pub log_forwarded_user: bool,

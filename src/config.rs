@@ -146,6 +146,20 @@ pub fn door(args: &ServeArgs) -> Result<DoorConfig, ConfigError> {
         frame_ancestors: args.frame_ancestors.trim().to_owned(),
         basic_auth: args.auth_user.clone().zip(args.auth_pass.clone().map(SecretString::from)),
         cors_origin: args.cors.then(|| args.cors_origin.clone()),
+        metrics: args.metrics,
+        metrics_addr: args
+            .metrics_addr
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .map(|raw| {
+                use std::net::ToSocketAddrs;
+                raw.to_socket_addrs()
+                    .ok()
+                    .and_then(|mut addrs| addrs.next())
+                    .ok_or_else(|| invalid("--metrics-addr", raw, "host:port, such as 127.0.0.1:9090"))
+            })
+            .transpose()?,
+        audit_log: args.audit_log.clone(),
         log_forwarded_user: args.log_forwarded_user,
         show_server_address: args.show_server_address,
         grace_period: Duration::from_secs(args.grace_period),

@@ -62,6 +62,12 @@ pub struct DoorConfig {
     pub basic_auth: Option<(String, SecretString)>,
     /// CORS origin, when CORS is on.
     pub cors_origin: Option<String>,
+    /// Serve /metrics.
+    pub metrics: bool,
+    /// Serve /metrics on this address only, when set.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Where audit lines go, when set.
+    pub audit_log: Option<PathBuf>,
     /// Log the forwarded user on each access line.
     pub log_forwarded_user: bool,
     /// Include the database server's address in `/api/connection`.

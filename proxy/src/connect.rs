@@ -129,7 +129,10 @@ pub async fn resolve(door: &Door, resource: &str, request: &Request) -> Result<(
     let ask = ResolveRequest::with_headers(resource, &door.config.connect_headers, |name| {
         request.forwarded_header(name).map(str::to_owned)
     });
-    let credential = door.config.resolver.resolve(&ask).await?;
+    let started = std::time::Instant::now();
+    let resolved = door.config.resolver.resolve(&ask).await;
+    door.metrics.resolved(started.elapsed());
+    let credential = resolved?;
     let mut config = if door.config.single_database {
         credential.database_url.expose_secret().parse::<Config>()
     } else {
@@ -193,6 +196,7 @@ pub async fn handle(door: &Door, request: &Request, raw_resource: &str) -> Respo
         let session = Arc::new(Session::new(
             NewSession {
                 resource: resource.clone(),
+                database: opened.config.dbname.clone(),
                 identity: identity.clone(),
                 readonly: opened.credential.readonly || door.config.readonly,
                 label: opened.credential.label.clone(),
@@ -208,6 +212,7 @@ pub async fn handle(door: &Door, request: &Request, raw_resource: &str) -> Respo
     .await;
     match result {
         Ok(session) => {
+            door.metrics.connect("ok");
             tracing::info!(session = %session.id.short_hash(), resource = %short_hash(resource.as_bytes()), readonly = session.readonly, "session opened");
             let mut response = Response::redirect(&format!("{prefix}/?session={}", session.id));
             if let Some(key) = session.binding {
@@ -216,6 +221,7 @@ pub async fn handle(door: &Door, request: &Request, raw_resource: &str) -> Respo
             response
         }
         Err(e) => {
+            door.metrics.connect(e.code());
             tracing::warn!(resource = %short_hash(resource.as_bytes()), status = e.status(), "connect failed: {e}");
             e.response(request)
         }

@@ -20,6 +20,7 @@ use subtle::ConstantTimeEq;
 use crate::config::DoorConfig;
 use crate::connect::{self, BINDING_COOKIE};
 use crate::http::{Body, Chunk, Request, Response};
+use crate::observe::{AuditLog, Metrics, Recorder};
 use crate::session::{BindingKey, Registry};
 use crate::{api, page, ui};
 
@@ -29,6 +30,10 @@ pub struct Door {
     pub config: Arc<DoorConfig>,
     /// Live sessions.
     pub sessions: Arc<Registry>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// The audit log, when `--audit-log` is set.
+    pub audit: Option<Arc<AuditLog>>,
     connect_limiter: DefaultKeyedRateLimiter<IpAddr>,
 }
 
@@ -42,13 +47,20 @@ pub struct Ctx {
 
 impl Door {
     /// A door with an empty session registry.
-    pub fn new(config: Arc<DoorConfig>) -> Self {
+    pub fn new(config: Arc<DoorConfig>, audit: Option<AuditLog>) -> Self {
         let rate = NonZeroU32::new(config.connect_rate_per_minute.max(1)).expect("at least 1");
         Door {
             sessions: Arc::new(Registry::new(config.max_sessions, config.max_sessions_per_user)),
+            metrics: Arc::new(Metrics::default()),
+            audit: audit.map(Arc::new),
             connect_limiter: RateLimiter::keyed(Quota::per_minute(rate)),
             config,
         }
+    }
+
+    /// Records statements people run (metrics and audit).
+    pub fn recorder(&self) -> Recorder {
+        Recorder { metrics: self.metrics.clone(), audit: self.audit.clone() }
     }
 
     /// The identity header's value, from a trusted peer only.
@@ -94,6 +106,7 @@ impl Door {
         let path = full.strip_prefix(self.config.prefix.as_str()).filter(|p| p.starts_with('/')).unwrap_or(full);
         let local = full == "/healthz"
             || full == "/readyz"
+            || (full == "/metrics" && self.config.metrics)
             || path.starts_with("/connect/")
             || path.starts_with("/api/")
             || (path == "/"
@@ -117,6 +130,10 @@ impl Door {
             ctx.route = "preflight";
             return Response::text(204, "");
         }
+        if request.path == "/metrics" && self.config.metrics && self.config.metrics_addr.is_none() {
+            ctx.route = "/metrics";
+            return self.metrics_page();
+        }
         if let Some(resource) = path.strip_prefix("/connect/") {
             ctx.route = "/connect/:resource";
             return connect::handle(self, request, resource).await;
@@ -138,6 +155,17 @@ impl Door {
             return api::not_found();
         }
         page::error(404, "Not found", "There is nothing at this address.", "Open the link you were given again.")
+    }
+
+    /// True when the request came in on `--metrics-addr`.
+    fn on_metrics_listener(&self, session: &Session) -> bool {
+        let Some(metrics) = self.config.metrics_addr else { return false };
+        session.server_addr().and_then(|a| a.as_inet()).is_some_and(|a| a.port() == metrics.port())
+    }
+
+    fn metrics_page(&self) -> Response {
+        Response::new(200, "text/plain; version=0.0.4; charset=utf-8", self.metrics.render(self.sessions.len()))
+            .header("cache-control", "no-store")
     }
 
     fn check_basic_auth(&self, request: &Request) -> Option<Response> {
@@ -201,7 +229,7 @@ impl Door {
         } else {
             match full_path.strip_prefix(prefix.as_str()) {
                 Some(rest) if rest.starts_with('/') => rest.to_owned(),
-                _ if full_path == "/healthz" || full_path == "/readyz" => full_path,
+                _ if full_path == "/healthz" || full_path == "/readyz" || full_path == "/metrics" => full_path,
                 _ => {
                     return Ok(Err(page::error(
                         404,
@@ -297,6 +325,15 @@ impl ProxyHttp for Door {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> pingora::Result<bool> {
         session.set_keepalive(Some(75));
+        if self.on_metrics_listener(session) {
+            ctx.route = "/metrics";
+            let response = match session.req_header().uri.path() {
+                "/metrics" => self.metrics_page(),
+                _ => Response::text(404, "only /metrics is served here\n"),
+            };
+            write(session, self.finish(response, false)).await?;
+            return Ok(true);
+        }
         if self.goes_upstream(session) {
             ctx.route = "upstream";
             return Ok(false);
@@ -384,6 +421,7 @@ impl ProxyHttp for Door {
         if let Some(error) = error {
             tracing::warn!(route = ctx.route, "request failed: {}", error.etype().as_str());
         }
+        self.metrics.request(ctx.route, status);
         tracing::info!(
             target: "pgdoor::access",
             method = %method,

@@ -12,6 +12,7 @@ pub mod config;
 mod connect;
 mod door;
 mod http;
+mod observe;
 mod page;
 pub mod pg;
 mod server;

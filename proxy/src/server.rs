@@ -14,6 +14,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::config::DoorConfig;
 use crate::door::Door;
+use crate::observe::AuditLog;
 use crate::session::Reaper;
 
 /// Why the server could not start.
@@ -30,6 +31,14 @@ pub enum StartError {
     /// The TLS certificate or key is unusable.
     #[error("--tls-cert/--tls-key: {0}")]
     Tls(String),
+    /// The audit log cannot be opened.
+    #[error("--audit-log {path}: {source}")]
+    Audit {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// Runs until SIGTERM or SIGINT, then lets in-flight requests finish (up to
@@ -47,6 +56,19 @@ pub fn run(config: DoorConfig) -> Result<(), StartError> {
             .map_err(|e| StartError::Tls(format!("{}: {e}", tls.cert.display())))?;
         PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| StartError::Tls(format!("{}: {e}", tls.key.display())))?;
     }
+    let audit = config
+        .audit_log
+        .as_deref()
+        .map(|path| {
+            AuditLog::open(path).map_err(|source| StartError::Audit { path: path.display().to_string(), source })
+        })
+        .transpose()?;
+    if let Some(addr) = config.metrics_addr {
+        drop(
+            std::net::TcpListener::bind(addr)
+                .map_err(|source| StartError::Listen { addr: addr.to_string(), source })?,
+        );
+    }
     let config = Arc::new(config);
     let conf = ServerConf {
         threads: config.threads,
@@ -56,7 +78,7 @@ pub fn run(config: DoorConfig) -> Result<(), StartError> {
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
 
-    let door = Door::new(config.clone());
+    let door = Door::new(config.clone(), audit);
     let reaper = Reaper {
         registry: door.sessions.clone(),
         idle_timeout: config.idle_timeout,
@@ -73,6 +95,10 @@ pub fn run(config: DoorConfig) -> Result<(), StartError> {
             service.add_tls_with_settings(&config.listen, None, settings);
         }
         None => service.add_tcp(&config.listen),
+    }
+    if let Some(addr) = config.metrics_addr {
+        // The same service; requests arriving here get /metrics only.
+        service.add_tcp(&addr.to_string());
     }
     server.add_service(service);
     server.add_service(background_service("session reaper", reaper));

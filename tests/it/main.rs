@@ -12,6 +12,7 @@ mod door_connect;
 mod door_readonly;
 mod door_session;
 mod door_upstream;
+mod observe;
 mod pg_connect;
 mod pg_query;
 mod resolver_exec;

@@ -3,6 +3,7 @@
 //! connection (re-resolving with this request's headers, same identity only).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::OwnedMutexGuard;
 
@@ -97,8 +98,10 @@ pub async fn editor_statement(
     request: &Request,
     sql: &str,
     max_rows: usize,
+    kind: &str,
 ) -> Result<ResultSet, ApiError> {
     let (mut editor, _) = editor(door, session, request).await?;
+    let started = Instant::now();
     let conn = editor.as_mut().expect("the editor is connected");
     let token = conn.cancel_token().clone();
     let mut out = Collector::new(door.config.binary_codec, max_rows);
@@ -113,12 +116,18 @@ pub async fn editor_statement(
         token.run_with_timeout(door.config.query_timeout, run).await
     };
     match result {
-        Ok(()) => Ok(out.into_last()),
+        Ok(()) => {
+            let set = out.into_last();
+            door.recorder().record(session, kind, sql, started.elapsed(), Ok(Some(set.rows_seen)));
+            Ok(set)
+        }
         Err(e) => {
             if e.is_connection_lost() {
                 *editor = None;
             }
-            Err(ApiError::from_query(e, true))
+            let error = ApiError::from_query(e, true);
+            door.recorder().record(session, kind, sql, started.elapsed(), Err(error.to_string()));
+            Err(error)
         }
     }
 }

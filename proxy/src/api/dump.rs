@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use time::OffsetDateTime;
@@ -38,7 +39,7 @@ struct PgDump {
 static PG_DUMP: OnceCell<Option<PgDump>> = OnceCell::const_new();
 
 /// Answers `/api/export[?table=...]`.
-pub async fn export(door: &Door, session: &Session, request: &Request) -> Result<Response, ApiError> {
+pub async fn export(door: &Door, session: &Arc<Session>, request: &Request) -> Result<Response, ApiError> {
     let configured = door.config.pg_dump.as_deref();
     let tool = PG_DUMP.get_or_init(|| find_pg_dump(configured)).await.clone().ok_or(ApiError::DumpUnavailable)?;
     let server = access::meta_query(door, session, request, "SELECT current_setting('server_version_num')", &[])
@@ -85,11 +86,23 @@ pub async fn export(door: &Door, session: &Session, request: &Request) -> Result
     }
     first.truncate(n);
     let (tx, rx) = mpsc::channel(4);
+    let recorder = door.recorder();
+    let statement = match &table {
+        Some(table) => format!("pg_dump --table={table}"),
+        None => "pg_dump".to_owned(),
+    };
+    let session = session.clone();
+    let started = std::time::Instant::now();
     tokio::spawn(async move {
         let mut chunk = Bytes::from(first);
+        let mut sent = 0u64;
         loop {
+            sent += chunk.len() as u64;
+            recorder.metrics.exported(chunk.len());
             if tx.send(Chunk::Data(chunk)).await.is_err() {
                 // The browser left: kill_on_drop ends pg_dump.
+                let abandoned = Err(format!("the download was abandoned after {sent} bytes"));
+                recorder.record(&session, "dump", &statement, started.elapsed(), abandoned);
                 return;
             }
             let mut buf = vec![0; CHUNK];
@@ -101,13 +114,16 @@ pub async fn export(door: &Door, session: &Session, request: &Request) -> Result
                 }
                 Err(e) => {
                     let _ = tx.send(Chunk::Failed(Box::new(ApiError::DumpFailed(e.to_string()).response()))).await;
+                    recorder.record(&session, "dump", &statement, started.elapsed(), Err(e.to_string()));
                     return;
                 }
             }
         }
-        if let Err(message) = finish(&mut child).await {
-            let _ = tx.send(Chunk::Failed(Box::new(ApiError::DumpFailed(message).response()))).await;
+        let outcome = finish(&mut child).await;
+        if let Err(message) = &outcome {
+            let _ = tx.send(Chunk::Failed(Box::new(ApiError::DumpFailed(message.clone()).response()))).await;
         }
+        recorder.record(&session, "dump", &statement, started.elapsed(), outcome.map(|()| None));
     });
     let filename = dump_filename(&config.dbname, table.as_deref(), OffsetDateTime::now_utc());
     Ok(Response::stream("application/gzip", rx)

@@ -16,6 +16,7 @@ use super::access;
 use super::error::ApiError;
 use crate::door::Door;
 use crate::http::{Chunk, Request, Response};
+use crate::observe::Recorder;
 use crate::pg::{BinaryCodec, Column, Completion, Row, Sink, SinkError, to_json};
 use crate::session::Session;
 
@@ -78,7 +79,9 @@ pub async fn start(
     let codec = door.config.binary_codec;
     let timeout = door.config.query_timeout;
     let session = session.clone();
+    let recorder = door.recorder();
     tokio::spawn(async move {
+        let started = std::time::Instant::now();
         let Some(conn) = editor.as_mut() else { return };
         let token = conn.cancel_token().clone();
         let mut sink = Encoder {
@@ -89,6 +92,7 @@ pub async fn start(
             csv: csv::Writer::from_writer(Vec::with_capacity(CHUNK)),
             buf: Vec::with_capacity(CHUNK),
             rows: 0,
+            recorder: recorder.clone(),
         };
         let run = async {
             if session.readonly {
@@ -98,20 +102,24 @@ pub async fn start(
             }
         };
         let result = token.run_with_timeout(timeout, run).await;
-        match result {
+        let outcome = match result {
             Ok(()) => {
                 session.remember(&sql);
                 let _ = sink.finish().await;
+                Ok(Some(sink.rows))
             }
             // The client went away; the statement was cancelled on the server.
-            Err(crate::pg::Error::Sink(_)) => {}
+            Err(crate::pg::Error::Sink(_)) => Err(format!("the download was abandoned after {} rows", sink.rows)),
             Err(e) => {
                 if e.is_connection_lost() {
                     *editor = None;
                 }
-                let _ = tx.send(Chunk::Failed(Box::new(ApiError::from_query(e, session.readonly).response()))).await;
+                let error = ApiError::from_query(e, session.readonly);
+                let _ = tx.send(Chunk::Failed(Box::new(error.response()))).await;
+                Err(error.to_string())
             }
-        }
+        };
+        recorder.record(&session, "export", &sql, started.elapsed(), outcome);
     });
     let filename = request
         .query_param("filename")
@@ -135,6 +143,7 @@ struct Encoder {
     /// JSON and XML output so far.
     buf: Vec<u8>,
     rows: u64,
+    recorder: Recorder,
 }
 
 impl Encoder {
@@ -150,6 +159,7 @@ impl Encoder {
             }
             Format::Json | Format::Xml => Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK))),
         };
+        self.recorder.metrics.exported(chunk.len());
         self.tx.send(Chunk::Data(chunk)).await.map_err(|_| "the client went away".into())
     }
 

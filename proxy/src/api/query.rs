@@ -46,6 +46,18 @@ pub async fn run(door: &Door, session: &Arc<Session>, request: &Request) -> Resu
     match result {
         Ok(()) => {
             session.remember(&sql);
+            let rows = out
+                .results
+                .iter()
+                .map(|r| {
+                    if r.columns.is_empty() {
+                        r.completion.as_ref().and_then(|c| c.rows_affected).unwrap_or(0)
+                    } else {
+                        r.rows_seen
+                    }
+                })
+                .sum();
+            door.recorder().record(session, "query", &sql, elapsed, Ok(Some(rows)));
             let transaction = conn.transaction_status();
             let mut body = result_object(out, started_at, elapsed);
             body["transaction"] = json!(transaction);
@@ -58,7 +70,9 @@ pub async fn run(door: &Door, session: &Arc<Session>, request: &Request) -> Resu
             if e.is_connection_lost() {
                 *editor = None;
             }
-            Err(ApiError::from_query(e, session.readonly))
+            let error = ApiError::from_query(e, session.readonly);
+            door.recorder().record(session, "query", &sql, elapsed, Err(error.to_string()));
+            Err(error)
         }
     }
 }

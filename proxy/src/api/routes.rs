@@ -233,6 +233,6 @@ mod tests {
             .map(String::as_str)
             .filter(|p| !p.starts_with("/api"))
             .collect();
-        assert_eq!(others, BTreeSet::from(["/connect/{resource}", "/healthz", "/readyz"]));
+        assert_eq!(others, BTreeSet::from(["/connect/{resource}", "/healthz", "/metrics", "/readyz"]));
     }
 }

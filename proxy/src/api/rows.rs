@@ -85,13 +85,16 @@ pub async fn rows(door: &Door, session: &Session, request: &Request, raw: &str) 
     let started = Instant::now();
     let params: Vec<Option<&str>> = value.as_deref().map(Some).into_iter().collect();
     let (page, count) = if raw_where.is_some() {
-        let page = access::editor_statement(door, session, request, &select, limit as usize).await?;
-        let count =
-            access::editor_statement(door, session, request, &format!("SELECT count(*) FROM {from}{condition}"), 1)
-                .await?;
+        let page = access::editor_statement(door, session, request, &select, limit as usize, "rows").await?;
+        let count_sql = format!("SELECT count(*) FROM {from}{condition}");
+        let count = access::editor_statement(door, session, request, &count_sql, 1, "rows").await?;
         (page, (first_number(&count.rows), false))
     } else {
-        let page = access::meta_query(door, session, request, &select, &params).await?;
+        let started = Instant::now();
+        let page = access::meta_query(door, session, request, &select, &params).await;
+        let rows = page.as_ref().map(|p| Some(p.rows_seen)).map_err(ToString::to_string);
+        door.recorder().record(session, "rows", &select, started.elapsed(), rows);
+        let page = page?;
         let count = row_count(door, session, request, &table, &condition, &params).await?;
         (page, count)
     };
@@ -169,7 +172,8 @@ pub async fn explain(
     }
     let started_at = OffsetDateTime::now_utc();
     let started = Instant::now();
-    let plan = access::editor_statement(door, session, request, &statement, door.config.max_rows).await?;
+    let kind = if analyze { "analyze" } else { "explain" };
+    let plan = access::editor_statement(door, session, request, &statement, door.config.max_rows, kind).await?;
     session.remember(&statement);
     Ok(Response::json(200, &result_json(plan, started_at, started.elapsed())))
 }

@@ -35,6 +35,8 @@ pub struct Session {
     pub binding: Option<BindingKey>,
     /// The resource it was opened for.
     pub resource: String,
+    /// The database name (for the audit log).
+    pub database: String,
     /// Who opened it (the identity header's value).
     pub identity: Option<String>,
     /// No SQL may write.
@@ -57,6 +59,8 @@ pub struct Session {
 pub struct NewSession {
     /// Resource name.
     pub resource: String,
+    /// Database name.
+    pub database: String,
     /// Identity header value.
     pub identity: Option<String>,
     /// Read-only.
@@ -77,6 +81,7 @@ impl Session {
             id: SessionId::random(),
             binding: fields.binding,
             resource: fields.resource,
+            database: fields.database,
             identity: fields.identity,
             readonly: fields.readonly,
             label: fields.label,
