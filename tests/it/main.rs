@@ -8,6 +8,7 @@ mod api_openapi;
 mod check_backend_cmd;
 mod check_cmd;
 mod demo_cmd;
+mod deploy_files;
 mod door_connect;
 mod door_readonly;
 mod door_session;
