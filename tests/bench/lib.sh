@@ -31,7 +31,7 @@ listen_addresses = '127.0.0.1'
 port = $PGPORT
 unix_socket_directories = '$BENCH_DIR'
 ssl = on
-max_connections = 200
+max_connections = ${BENCH_MAX_CONNECTIONS:-200}
 password_encryption = 'scram-sha-256'
 CONF
     printf 'local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n' \

@@ -16,6 +16,7 @@ mod door_upstream;
 mod observe;
 mod pg_connect;
 mod pg_query;
+mod readme;
 mod resolver_exec;
 mod resolver_file;
 mod resolver_http;
