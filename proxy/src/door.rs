@@ -118,6 +118,10 @@ impl Door {
     /// Routes one request; returns the route's name for the log, and the answer.
     async fn route(&self, request: &Request, ctx: &mut Ctx) -> Response {
         let path = request.path.as_str();
+        if let Some(refused) = method_refused(request) {
+            ctx.route = "method-not-allowed";
+            return refused;
+        }
         if path == "/healthz" {
             ctx.route = "/healthz";
             return Response::text(200, "ok\n");
@@ -315,6 +319,15 @@ async fn write(session: &mut Session, response: Response) -> pingora::Result<()>
     Ok(())
 }
 
+/// 405 for anything but GET and HEAD (and CORS preflights) on the paths that
+/// only read: health, metrics, `/connect/…` and the UI's page.
+fn method_refused(request: &Request) -> Option<Response> {
+    let read = matches!(request.method, http::Method::GET | http::Method::HEAD | http::Method::OPTIONS);
+    let path = request.path.as_str();
+    let fixed = ["/healthz", "/readyz", "/metrics", "/"].contains(&path) || path.starts_with("/connect/");
+    (!read && fixed).then(|| Response::text(405, "only GET and HEAD are answered here\n").header("allow", "GET, HEAD"))
+}
+
 #[async_trait]
 impl ProxyHttp for Door {
     type CTX = Ctx;
@@ -346,7 +359,7 @@ impl ProxyHttp for Door {
                         .or_else(|| request.forwarded_header("x-forwarded-user"))
                         .map(str::to_owned);
                 }
-                let response = if request.path == "/readyz" {
+                let response = if request.path == "/readyz" && method_refused(&request).is_none() {
                     ctx.route = "/readyz";
                     match session.is_process_shutting_down() {
                         true => Response::text(503, "shutting down\n"),

@@ -55,6 +55,17 @@ function watch(page) {
   });
 }
 
+/** Polls `probe` (which may fail while the page navigates) until it returns something truthy. */
+async function eventually(probe, timeout = 10000) {
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    const value = await probe().catch(() => null);
+    if (value) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return null;
+}
+
 const shot = (page, name) => page.screenshot({ path: path.join(ARTIFACTS, `${scenario}-${name}.png`) });
 const item = (page, name) => page.locator('#tree .item', { hasText: name }).first();
 const editor = (page) => page.locator('#sql');
@@ -255,10 +266,12 @@ const scenarios = {
     })).json());
     assert.equal(ended.success, true);
     await page.getByRole('button', { name: 'Run', exact: true }).click();
-    await page.waitForURL((url) => !url.pathname.includes('/connect/') && url.search === '', { timeout: 10000 });
-    await page.locator('#tree .item').first().waitFor();
-    const second = await page.evaluate(() => sessionStorage.getItem('session_id'));
-    assert.ok(second && second !== first, 'a new session was opened');
+    // The tab navigates through /connect and back: wait until a new session's page has its list.
+    const second = await eventually(() => page.evaluate((old) => {
+      const id = sessionStorage.getItem('session_id');
+      return id && id !== old && document.querySelector('#tree .item') && !location.search ? id : null;
+    }, first));
+    assert.ok(second, 'a new session was opened');
     assert.equal(await editor(page).inputValue(), 'SELECT 42 AS kept -- my unsaved work');
     assert.equal(await page.locator('.tabs button[aria-current=page]').textContent(), 'SQL');
     await editor(page).press('Control+Enter');

@@ -102,12 +102,12 @@ async fn one_table_by_its_quoted_name_and_a_missing_one() {
     assert!(!sql.contains("Big Table"), "only the table asked for");
 
     let missing = dump_request(&tab, "&table=nosuch").send().await.unwrap();
-    assert_eq!(missing.status(), 400);
+    assert_eq!(missing.status(), 404);
     let body: serde_json::Value = missing.json().await.unwrap();
-    assert_eq!(body["error"], "There is no table matching nosuch to dump");
+    assert_eq!(body["error"], "There is no table nosuch in this database (or you may not see it)");
     // An option smuggled in as a table name stays a table pattern.
     let smuggled = dump_request(&tab, "&table=--file%3D%2Ftmp%2Fpgdoor-smuggled.sql").send().await.unwrap();
-    assert_eq!(smuggled.status(), 400);
+    assert_eq!(smuggled.status(), 404);
     assert!(!std::path::Path::new("/tmp/pgdoor-smuggled.sql").exists());
 }
 

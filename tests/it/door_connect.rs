@@ -404,7 +404,7 @@ async fn cors_readiness_and_disconnect() {
 
     assert_eq!(tab.post("disconnect", &[]).await.body, json!({"success": true}));
     let after = tab.query("SELECT 1").await;
-    assert_eq!(after.status, 404);
+    assert_eq!(after.status, 401);
     assert_eq!(after.body["code"], "session_gone");
     assert_eq!(c.connections_to(&db), 0);
 }

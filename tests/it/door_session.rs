@@ -122,7 +122,7 @@ async fn idle_sessions_and_old_sessions_end_and_close_their_connections() {
     assert!(c.connections_to(&db) >= 1);
     tokio::time::sleep(Duration::from_millis(3500)).await;
     let gone = tab.query("SELECT 1").await;
-    assert_eq!(gone.status, 404, "{}", gone.body);
+    assert_eq!(gone.status, 401, "{}", gone.body);
     assert_eq!(gone.body["code"], "session_gone");
     assert_eq!(c.connections_to(&db), 0, "the reaper closes the connection");
 
@@ -134,7 +134,7 @@ async fn idle_sessions_and_old_sessions_end_and_close_their_connections() {
         status = tab.query("SELECT 1").await.status;
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert_eq!(status, 404, "a busy session still ends at its lifetime");
+    assert_eq!(status, 401, "a busy session still ends at its lifetime");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod api_export;
 mod api_openapi;
 mod check_backend_cmd;
 mod check_cmd;
+mod contract;
 mod demo_cmd;
 mod deploy_files;
 mod door_connect;

@@ -355,3 +355,18 @@ fn a_connection_made_on_one_runtime_works_on_another() {
     assert_eq!(value, json!("across runtimes"));
     other.block_on(async { drop(conn) });
 }
+
+#[tokio::test]
+async fn a_nul_in_the_sql_is_refused_and_the_connection_stays_usable() {
+    let c = tls_cluster();
+    let mut conn = crate::support::open(&c.url(roles::TRUST, None, "sslmode=disable")).await.unwrap();
+    let mut out = Collector::new(BinaryCodec::None, 10);
+    let err = conn.simple_query("SELECT 1\0", &mut out).await.unwrap_err();
+    assert!(matches!(err, Error::NulInSql), "{err}");
+    assert!(!err.is_connection_lost());
+    let err = conn.query("SELECT $1::text\0", &[Some("x")], &mut out).await.unwrap_err();
+    assert!(matches!(err, Error::NulInSql), "{err}");
+    let err = conn.query_read_only("SELECT '\0'", &mut out).await.unwrap_err();
+    assert!(matches!(err, Error::NulInSql), "{err}");
+    assert_eq!(crate::support::scalar(&mut conn, "SELECT 'still fine'").await, "still fine");
+}

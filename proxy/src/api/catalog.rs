@@ -99,6 +99,10 @@ pub async fn function(door: &Door, session: &Session, request: &Request, id: &st
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::BadParam(format!("\"{id}\" is not a function id")));
     }
+    if id.parse::<u32>().is_err() {
+        // Beyond the range of an OID: no function has it.
+        return Err(ApiError::NotFound);
+    }
     let sql = "SELECT p.oid::text AS oid, p.proname, p.pronamespace::regnamespace::text AS pronamespace, \
          pg_get_userbyid(p.proowner) AS proowner, \
          CASE WHEN p.prokind IN ('f', 'p', 'w') THEN pg_get_functiondef(p.oid) END AS functiondef \
@@ -114,11 +118,7 @@ pub async fn info(door: &Door, session: &Session, request: &Request, raw: &str) 
          pg_size_pretty(pg_total_relation_size(c.oid)) AS total_size, c.reltuples::bigint AS rows_count \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2";
     let set = access::meta_query(door, session, request, sql, &[Some(&table.schema), Some(&table.name)]).await?;
-    let row = set
-        .rows
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::BadParam(format!("there is no table {}", table.quoted())))?;
+    let row = set.rows.into_iter().next().ok_or_else(|| ApiError::NoSuchTable(table.quoted()))?;
     let object: serde_json::Map<String, Value> = set.columns.iter().map(|c| c.name.clone()).zip(row).collect();
     Ok(Response::json(200, &object))
 }

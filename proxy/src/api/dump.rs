@@ -78,8 +78,10 @@ pub async fn export(door: &Door, session: &Arc<Session>, request: &Request) -> R
     if n == 0 {
         let message = finish(&mut child).await.err().unwrap_or_else(|| "it wrote nothing".into());
         return Err(match table {
-            Some(table) if message.contains("no matching tables") => {
-                ApiError::BadParam(format!("There is no table matching {table} to dump"))
+            Some(table) if message.contains("no matching tables") => ApiError::NoSuchTable(table),
+            // Failing at once with a table pattern, and not on the connection: the pattern is at fault.
+            Some(table) if !message.contains("connection to server") => {
+                ApiError::BadParam(format!("pg_dump cannot dump the table \"{table}\": {message}"))
             }
             _ => ApiError::DumpFailed(message),
         });

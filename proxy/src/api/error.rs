@@ -75,6 +75,9 @@ pub enum ApiError {
     /// pg_dump failed.
     #[error("pg_dump failed: {0}")]
     DumpFailed(String),
+    /// No such table, view or sequence.
+    #[error("There is no table {0} in this database (or you may not see it)")]
+    NoSuchTable(String),
     /// No such route.
     #[error("Not found")]
     NotFound,
@@ -87,9 +90,10 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::SessionRequired | ApiError::MissingParam(_) | ApiError::BadParam(_) => 400,
+            ApiError::SessionRequired | ApiError::SessionGone => 401,
+            ApiError::MissingParam(_) | ApiError::BadParam(_) => 400,
             ApiError::Sql(_) | ApiError::OneStatement(_) => 400,
-            ApiError::SessionGone | ApiError::NotFound => 404,
+            ApiError::NotFound | ApiError::NoSuchTable(_) => 404,
             ApiError::MethodNotAllowed(_) => 405,
             ApiError::NotYourSession | ApiError::Locked(_) => 403,
             ApiError::Busy => 409,
@@ -119,7 +123,7 @@ impl ApiError {
             ApiError::Database(_) => "database_error",
             ApiError::DumpUnavailable | ApiError::DumpTooOld { .. } => "dump_unavailable",
             ApiError::DumpFailed(_) => "dump_failed",
-            ApiError::NotFound => "not_found",
+            ApiError::NotFound | ApiError::NoSuchTable(_) => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
         }
     }
@@ -131,7 +135,14 @@ impl ApiError {
         if let ApiError::Sql(db) | ApiError::OneStatement(db) = self {
             body["db_error"] = serde_json::to_value(db).unwrap_or(Value::Null);
         }
-        Response::json(status, &body)
+        let response = Response::json(status, &body);
+        match self {
+            // 401 must name a scheme; this one says where the session goes.
+            ApiError::SessionRequired | ApiError::SessionGone => {
+                response.header("www-authenticate", "X-Session-ID realm=\"pgdoor\"")
+            }
+            _ => response,
+        }
     }
 
     /// Classifies a failed user statement; `single_statement` says it went
@@ -143,6 +154,7 @@ impl ApiError {
             }
             pg::Error::Db(db) => ApiError::Sql(db),
             pg::Error::Timeout(limit) => ApiError::Timeout(limit),
+            pg::Error::NulInSql => ApiError::BadParam(pg::Error::NulInSql.to_string()),
             e if e.is_connection_lost() => ApiError::Lost(e.to_string()),
             e => ApiError::Database(e),
         }

@@ -37,7 +37,7 @@ pub enum Format {
 impl Format {
     /// Reads `format`; `None` when absent.
     pub fn from_request(request: &Request) -> Result<Option<Format>, ApiError> {
-        match request.query_param("format").as_deref() {
+        match request.param("format").as_deref() {
             None | Some("") => Ok(None),
             Some("csv") => Ok(Some(Format::Csv)),
             Some("json") => Ok(Some(Format::Json)),

@@ -102,6 +102,7 @@ impl Connection {
     /// manages its own. On a server error the rows and completions already
     /// delivered stay delivered, and the error is returned.
     pub async fn simple_query<S: Sink>(&mut self, sql: &str, sink: &mut S) -> Result<(), Error> {
+        no_nul(sql)?;
         self.ready().await?;
         frontend::query(sql, &mut self.framed.wbuf).map_err(Error::protocol)?;
         self.send(1).await?;
@@ -116,6 +117,7 @@ impl Connection {
     /// `SET default_transaction_read_only` or `RESET ALL` can only affect a
     /// transaction that ends with the statement. COMMIT keeps `SET`s.
     pub async fn query_read_only<S: Sink>(&mut self, sql: &str, sink: &mut S) -> Result<(), Error> {
+        no_nul(sql)?;
         self.ready().await?;
         // Inside an open transaction BEGIN would only warn, and the statement
         // would run writable: end it first.
@@ -186,6 +188,7 @@ impl Connection {
     /// round trip). Parameters are sent as text, `None` as NULL; their types
     /// are inferred by the server.
     pub async fn query<S: Sink>(&mut self, sql: &str, params: &[Option<&str>], sink: &mut S) -> Result<(), Error> {
+        no_nul(sql)?;
         self.ready().await?;
         self.extended(sql, params)?;
         self.send(1).await?;
@@ -418,4 +421,10 @@ impl Sink for Discard {
 /// The single text column COPY ... TO STDOUT output is shown in.
 fn copy_column() -> Column {
     Column { name: "copy".into(), type_oid: 25, table_oid: 0, column_id: 0, type_modifier: -1 }
+}
+
+/// Statement text travels as a C string: a NUL in it cannot be sent, and
+/// must be refused before anything is written to the connection.
+fn no_nul(sql: &str) -> Result<(), Error> {
+    if sql.contains('\0') { Err(Error::NulInSql) } else { Ok(()) }
 }

@@ -76,6 +76,10 @@ pub enum Error {
     /// The server sent something the protocol does not allow at this point.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The statement text holds a NUL character, which the protocol cannot
+    /// carry; nothing was sent and the connection stays usable.
+    #[error("the SQL text contains a NUL character (\\0), which PostgreSQL cannot take: remove it")]
+    NulInSql,
     /// The consumer of the rows failed (for example the HTTP client went away);
     /// the query was cancelled and the connection stays usable.
     #[error("result consumer failed: {0}")]
@@ -113,7 +117,7 @@ impl Error {
             Error::Db(e) if e.code.starts_with("28") => "authentication",
             Error::Db(e) if e.code == "3D000" => "database",
             Error::Db(_) | Error::Lost(_) | Error::MessageTooLarge { .. } | Error::Protocol(_) => "startup",
-            Error::Sink(_) | Error::Timeout(_) => "query",
+            Error::Sink(_) | Error::Timeout(_) | Error::NulInSql => "query",
         }
     }
 
