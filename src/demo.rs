@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 use clap::Parser;
+use pgdoor_proxy::DoorConfig;
 use pgdoor_proxy::pg::{self, Collector};
 
 use crate::cli::{Cli, Command as Subcommand, DemoArgs};
@@ -47,8 +48,8 @@ fn step(step: &'static str) -> impl Fn(String) -> DemoError {
 /// Runs the demo until Ctrl-C.
 pub fn run(args: &DemoArgs) -> ExitCode {
     match prepare(args) {
-        Ok((cluster, serve)) => {
-            let result = serve();
+        Ok((cluster, config)) => {
+            let result = pgdoor_proxy::run(config);
             drop(cluster);
             match result {
                 Ok(()) => ExitCode::SUCCESS,
@@ -66,10 +67,8 @@ pub fn run(args: &DemoArgs) -> ExitCode {
     }
 }
 
-type Serve = Box<dyn FnOnce() -> Result<(), String>>;
-
-/// Starts the cluster and loads the sample; returns it with the server to run.
-fn prepare(args: &DemoArgs) -> Result<(Cluster, Serve), DemoError> {
+/// Starts the cluster and loads the sample; returns it with pgdoor's settings.
+fn prepare(args: &DemoArgs) -> Result<(Cluster, DoorConfig), DemoError> {
     let bin = match &args.pg_bin {
         Some(dir) => Some(dir.clone()).filter(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file()),
         None => find_server_programs(),
@@ -119,7 +118,7 @@ fn prepare(args: &DemoArgs) -> Result<(Cluster, Serve), DemoError> {
         cluster.dir().display()
     );
     announce_when_listening(format!("{host}:{port}"), banner);
-    Ok((cluster, Box::new(move || pgdoor_proxy::run(config).map_err(|e| e.to_string()))))
+    Ok((cluster, config))
 }
 
 /// Prints the links once pgdoor accepts connections on `addr`.

@@ -9,7 +9,7 @@ mod error;
 mod export;
 mod info;
 mod query;
-pub mod routes;
+mod routes;
 mod rows;
 mod sql;
 
