@@ -98,7 +98,7 @@ pub async fn editor_statement(
     request: &Request,
     sql: &str,
     max_rows: usize,
-    kind: &str,
+    kind: &'static str,
 ) -> Result<ResultSet, ApiError> {
     let (mut editor, _) = editor(door, session, request).await?;
     let started = Instant::now();

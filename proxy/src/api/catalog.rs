@@ -185,13 +185,7 @@ pub async fn tables_stats(door: &Door, session: &Session, request: &Request) -> 
     if request.param("export").as_deref() != Some("true") {
         return Ok(response);
     }
-    let db = access::meta_query(door, session, request, "SELECT current_database()", &[])
-        .await?
-        .rows
-        .first()
-        .and_then(|row| row.first()?.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    let db: String = db.chars().filter(|c| c.is_ascii_alphanumeric() || "-_".contains(*c)).collect();
+    let db: String = session.database.chars().filter(|c| c.is_ascii_alphanumeric() || "-_".contains(*c)).collect();
     let date = started_at.date();
     let filename = format!("pgweb-dbstats-{db}-{date}.{}", format.extension());
     Ok(response.header("content-disposition", format!("attachment; filename=\"{filename}\"")))

@@ -2,6 +2,8 @@
 // sessionStorage and sent as X-Session-ID), JSON errors as ApiError, and the
 // automatic reconnect through /connect/<resource> when the session is gone.
 
+import { save } from './dom.js';
+
 const SESSION_KEY = 'session_id';
 const RESOURCE_KEY = 'pgdoor.resource';
 const RECONNECT_KEY = 'pgdoor.reconnecting';
@@ -95,7 +97,5 @@ export const ident = (s) => `"${s.replaceAll('"', '""')}"`;
 /** Runs `sql` as a download in `format` and saves it as `filename`. */
 export async function download(sql, format, filename) {
   const response = await request(`query?format=${format}`, { form: { query: sql, format, filename } });
-  const blob = await response.blob();
-  const { save } = await import('./dom.js');
-  save(blob, filename);
+  save(await response.blob(), filename);
 }
