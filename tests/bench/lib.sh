@@ -11,6 +11,27 @@ bench_pg_bin() {
     echo "$dir"
 }
 
+# A free TCP port on 127.0.0.1.
+bench_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Waits (up to 10 s) until pgdoor at base URL $1 answers /healthz.
+bench_wait_healthy() {
+    for _ in $(seq 100); do curl -sf "$1/healthz" >/dev/null && return; sleep 0.1; done
+    echo "pgdoor at $1 did not start" >&2
+    return 1
+}
+
+# Opens /connect/<$2> on pgdoor at base URL $1; prints "<session id> <binding key>".
+bench_session() {
+    local headers sid key
+    headers=$(curl -s -D - -o /dev/null "$1/connect/$2")
+    sid=$(grep -i '^location:' <<<"$headers" | sed 's/.*session=//' | tr -d '\r')
+    key=$(grep -i '^set-cookie:' <<<"$headers" | sed 's/.*pgdoor_bind=\([0-9a-f]*\).*/\1/')
+    echo "$sid $key"
+}
+
 # Starts a cluster in a temp dir on a free port, with a `bench` role
 # (password `bench`, SCRAM) and TLS; stops and removes it on exit.
 bench_start_cluster() {
@@ -19,7 +40,7 @@ bench_start_cluster() {
     BENCH_DIR=$(mktemp -d /tmp/pgdoor-bench.XXXXXX)
     chmod 755 "$BENCH_DIR"
     if [ "$(id -u)" -eq 0 ]; then runas=(runuser -u postgres --); chown postgres:postgres "$BENCH_DIR"; fi
-    PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    PGPORT=$(bench_free_port)
     PGHOST=127.0.0.1
     export PGPORT PGHOST BENCH_DIR
     "${runas[@]}" "$bin/initdb" -D "$BENCH_DIR/data" -U postgres --auth=trust -E UTF8 --no-locale >/dev/null
