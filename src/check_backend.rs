@@ -3,11 +3,9 @@
 //! the database it names.
 
 use std::process::ExitCode;
-use std::time::Instant;
 
-use pgdoor_proxy::pg::Config;
-use pgdoor_resolver::{BackendConfig, ResolveError, ResolveRequest, build};
-use secrecy::ExposeSecret;
+use pgdoor_proxy::session::{ConnectError, Connector};
+use pgdoor_resolver::{BackendConfig, ResolveError, build};
 use time::format_description::well_known::Rfc3339;
 
 use crate::EXIT_USAGE;
@@ -44,34 +42,35 @@ pub async fn run(args: CheckBackendArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let request = ResolveRequest::with_headers(&args.resource, &names, |name| {
+    // The same Connector /connect uses: the URL is read, defaulted and
+    // made read-only exactly as a session's would be.
+    let connector = Connector::new(resolver, names, false, false);
+    let request = connector.request(&args.resource, |name| {
         args.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
     });
-    println!("Request: {}", resolver.describe_request(&request));
-    let started = Instant::now();
-    let credential = match resolver.resolve(&request).await {
-        Ok(credential) => credential,
-        Err(e) => {
-            eprintln!("pgdoor check-backend: FAILED after {}: {e}", ms(started.elapsed()));
+    println!("Request: {}", connector.describe(&request));
+    let (grant, took) = connector.resolve(&request).await;
+    let grant = match grant {
+        Ok(grant) => grant,
+        Err(ConnectError::Resolve(e)) => {
+            eprintln!("pgdoor check-backend: FAILED: {e}");
             let code = match e {
                 ResolveError::Refused { .. } | ResolveError::UnknownResource(_) => EXIT_REFUSED,
                 _ => EXIT_BACKEND,
             };
             return ExitCode::from(code);
         }
-    };
-    println!("Answer:  ok in {}", ms(started.elapsed()));
-    println!("  database_url  {}", credential.redacted_url());
-    println!("  readonly      {}", credential.readonly);
-    let expires_at = credential.expires_at.and_then(|t| t.format(&Rfc3339).ok());
-    println!("  expires_at    {}", expires_at.as_deref().unwrap_or("-"));
-    println!("  label         {}", credential.label.as_deref().unwrap_or("-"));
-    let database: Config = match credential.database_url.expose_secret().parse() {
-        Ok(config) => config,
         Err(e) => {
             eprintln!("pgdoor check-backend: FAILED at the database URL the backend gave: {e}");
             return ExitCode::from(EXIT_BACKEND);
         }
     };
-    check::report("check-backend", &database).await
+    println!("Answer:  ok in {}", ms(took));
+    println!("  database_url  {}", grant.shown_url);
+    println!("  connects as   {}", grant.config);
+    println!("  readonly      {}", grant.readonly);
+    let expires_at = grant.expires_at.and_then(|t| t.format(&Rfc3339).ok());
+    println!("  expires_at    {}", expires_at.as_deref().unwrap_or("-"));
+    println!("  label         {}", grant.label.as_deref().unwrap_or("-"));
+    check::report("check-backend", &grant.config).await
 }

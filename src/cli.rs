@@ -126,6 +126,16 @@ pub struct ServeArgs {
     #[arg(long, env = "PGDOOR_SESSION_LIFETIME", default_value = "12h")]
     pub session_lifetime: String,
 
+    /// Roll back a transaction left open and idle this long (its locks are released and the
+    /// next request says so): minutes, or a duration such as 90s; 0 for never.
+    #[arg(long, env = "PGDOOR_IDLE_IN_TRANSACTION_TIMEOUT", default_value = "10")]
+    pub idle_in_transaction_timeout: String,
+
+    /// Close a session's catalog connection (the sidebar's) after this long unused; it
+    /// reopens on demand: a duration such as 60s.
+    #[arg(long, env = "PGDOOR_CATALOG_IDLE", default_value = "60s")]
+    pub catalog_idle: String,
+
     /// Most sessions at once.
     #[arg(long, env = "PGDOOR_MAX_SESSIONS", default_value_t = 1000)]
     pub max_sessions: usize,

@@ -134,6 +134,9 @@ pub fn door(args: &ServeArgs) -> Result<DoorConfig, ConfigError> {
         session_binding: args.session_binding == SessionBinding::Cookie,
         idle_timeout,
         session_lifetime: duration("--session-lifetime", &args.session_lifetime, 60)?,
+        idle_in_transaction_timeout: duration("--idle-in-transaction-timeout", &args.idle_in_transaction_timeout, 60)?,
+        catalog_idle: duration("--catalog-idle", &args.catalog_idle, 1)?
+            .ok_or_else(|| invalid("--catalog-idle", &args.catalog_idle, "at least 1s"))?,
         max_sessions: args.max_sessions.max(1),
         max_sessions_per_user: args.max_sessions_per_user.max(1),
         connect_rate_per_minute: args.connect_rate.max(1),

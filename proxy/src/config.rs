@@ -48,6 +48,10 @@ pub struct DoorConfig {
     pub readonly: bool,
     /// Cancel statements running longer than this.
     pub query_timeout: Option<Duration>,
+    /// Roll back transactions left idle this long.
+    pub idle_in_transaction_timeout: Option<Duration>,
+    /// Close a session's catalog connection after this long unused.
+    pub catalog_idle: Duration,
     /// Rows kept per result for `/api/query`.
     pub max_rows: usize,
     /// The pg_dump for SQL dumps; `None` picks the newest on the machine.

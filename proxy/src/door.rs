@@ -2,45 +2,34 @@
 //! (with a body cap), routes it, answers it locally with the security headers,
 //! and writes one access-log line.
 
-use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use base64::Engine;
 use bytes::BytesMut;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
+use crate::app::App;
 use crate::config::DoorConfig;
-use crate::connect::{self, BINDING_COOKIE};
 use crate::http::{Body, Chunk, Request, Response};
-use crate::observe::{AuditLog, Metrics, Recorder};
-use crate::session::{BindingKey, Registry};
-use crate::{api, page, ui};
+use crate::observe::AuditLog;
+use crate::session::Registry;
+use crate::{api, connect, page, rescue, ui};
 
-/// The front door: configuration, sessions, and the `/connect` rate limiter.
+/// The front door: the pingora service around the [`App`].
 pub struct Door {
-    /// Settings.
-    pub config: Arc<DoorConfig>,
-    /// Live sessions.
-    pub sessions: Arc<Registry>,
-    /// Prometheus metrics.
-    pub metrics: Arc<Metrics>,
-    /// The audit log, when `--audit-log` is set.
-    pub audit: Option<Arc<AuditLog>>,
-    connect_limiter: DefaultKeyedRateLimiter<IpAddr>,
+    app: App,
 }
 
 /// Per-request state for the access log.
 pub struct Ctx {
     started: Instant,
-    pub(crate) route: &'static str,
+    route: &'static str,
     session: Option<String>,
     user: Option<String>,
 }
@@ -48,54 +37,18 @@ pub struct Ctx {
 impl Door {
     /// A door with an empty session registry.
     pub fn new(config: Arc<DoorConfig>, audit: Option<AuditLog>) -> Self {
-        let rate = NonZeroU32::new(config.connect_rate_per_minute.max(1)).expect("at least 1");
-        Door {
-            sessions: Arc::new(Registry::new(config.max_sessions, config.max_sessions_per_user)),
-            metrics: Arc::new(Metrics::default()),
-            audit: audit.map(Arc::new),
-            connect_limiter: RateLimiter::keyed(Quota::per_minute(rate)),
-            config,
-        }
+        Door { app: App::new(config, audit) }
     }
 
-    /// Records statements people run (metrics and audit).
-    pub fn recorder(&self) -> Recorder {
-        Recorder { metrics: self.metrics.clone(), audit: self.audit.clone() }
-    }
-
-    /// The identity header's value, from a trusted peer only.
-    pub fn identity(&self, request: &Request) -> Option<String> {
-        let name = self.config.identity_header.as_deref()?;
-        request.forwarded_header(name).filter(|v| !v.is_empty()).map(str::to_owned)
-    }
-
-    /// `Some(wait)` when this client has used up its `/connect` attempts.
-    pub fn connect_rate_limited(&self, request: &Request) -> Option<Duration> {
-        let ip = request.client_ip()?;
-        self.connect_limiter.check_key(&ip).err().map(|not_until| {
-            not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()))
-        })
-    }
-
-    /// The `Set-Cookie` value binding sessions to this browser.
-    pub fn binding_cookie(&self, key: BindingKey) -> String {
-        let same_site_none = self.config.frame_ancestors != "'self'";
-        let mut cookie = cookie::Cookie::build((BINDING_COOKIE, key.to_cookie_value()))
-            .path(format!("{}/", self.config.prefix))
-            .http_only(true)
-            .secure(self.config.tls.is_some() || same_site_none)
-            .same_site(if same_site_none { cookie::SameSite::None } else { cookie::SameSite::Lax })
-            .build();
-        if same_site_none {
-            cookie.set_partitioned(true);
-        }
-        cookie.to_string()
+    /// The live sessions (for the reaper).
+    pub fn sessions(&self) -> Arc<Registry> {
+        self.app.sessions.clone()
     }
 
     /// True for requests pgdoor does not answer itself, when an upstream is set:
     /// anything but /connect, /api, the health checks, and `/` in --url mode.
     fn goes_upstream(&self, session: &Session) -> bool {
-        if self.config.upstream.is_none() {
+        if self.app.config.upstream.is_none() {
             return false;
         }
         let header = session.req_header();
@@ -103,14 +56,14 @@ impl Door {
             return false;
         }
         let full = header.uri.path();
-        let path = full.strip_prefix(self.config.prefix.as_str()).filter(|p| p.starts_with('/')).unwrap_or(full);
+        let path = full.strip_prefix(self.app.config.prefix.as_str()).filter(|p| p.starts_with('/')).unwrap_or(full);
         let local = full == "/healthz"
             || full == "/readyz"
-            || (full == "/metrics" && self.config.metrics)
+            || (full == "/metrics" && self.app.config.metrics)
             || path.starts_with("/connect/")
             || path.starts_with("/api/")
             || (path == "/"
-                && self.config.single_database
+                && self.app.config.single_database
                 && !header.uri.query().unwrap_or_default().contains("session="));
         !local
     }
@@ -130,45 +83,48 @@ impl Door {
             ctx.route = "basic-auth";
             return refused;
         }
-        if request.method == http::Method::OPTIONS && self.config.cors_origin.is_some() {
+        if request.method == http::Method::OPTIONS && self.app.config.cors_origin.is_some() {
             ctx.route = "preflight";
             return Response::text(204, "");
         }
-        if request.path == "/metrics" && self.config.metrics && self.config.metrics_addr.is_none() {
+        if request.path == "/metrics" && self.app.config.metrics && self.app.config.metrics_addr.is_none() {
             ctx.route = "/metrics";
             return self.metrics_page();
         }
         if let Some(resource) = path.strip_prefix("/connect/") {
             ctx.route = "/connect/:resource";
-            return connect::handle(self, request, resource).await;
+            return connect::handle(&self.app, request, resource).await;
         }
         if path.starts_with("/api/") {
-            ctx.route = "/api";
-            return api::handle(self, request, ctx).await;
+            let mut noted = api::Noted::default();
+            let response = api::handle(&self.app, request, &mut noted).await;
+            ctx.route = noted.route.unwrap_or("/api");
+            ctx.session = noted.session;
+            return response;
         }
-        if path == "/" && self.config.single_database && request.query_param("session").is_none() {
+        if path == "/" && self.app.config.single_database && request.query_param("session").is_none() {
             ctx.route = "/";
-            return Response::redirect(&format!("{}/connect/default", self.config.prefix));
+            return Response::redirect(&format!("{}/connect/default", self.app.config.prefix));
         }
-        if let Some(answer) = ui::handle(request, &self.config.frame_ancestors) {
+        if let Some(answer) = ui::handle(request, &self.app.config.frame_ancestors) {
             ctx.route = "ui";
             return answer;
         }
         ctx.route = "not-found";
         if request.wants_json() {
-            return api::not_found();
+            return rescue::api(&api::ApiError::NotFound);
         }
         page::error(404, "Not found", "There is nothing at this address.", "Open the link you were given again.")
     }
 
     /// True when the request came in on `--metrics-addr`.
     fn on_metrics_listener(&self, session: &Session) -> bool {
-        let Some(metrics) = self.config.metrics_addr else { return false };
+        let Some(metrics) = self.app.config.metrics_addr else { return false };
         session.server_addr().and_then(|a| a.as_inet()).is_some_and(|a| a.port() == metrics.port())
     }
 
     fn metrics_page(&self) -> Response {
-        Response::new(200, "text/plain; version=0.0.4; charset=utf-8", self.metrics.render(self.sessions.len()))
+        Response::new(200, "text/plain; version=0.0.4; charset=utf-8", self.app.metrics.render(self.app.sessions.len()))
             .header("cache-control", "no-store")
     }
 
@@ -181,7 +137,7 @@ impl Door {
 
     /// True when basic auth is off, or the Authorization header matches (in constant time).
     fn authorized(&self, authorization: Option<&str>) -> bool {
-        let Some((user, pass)) = &self.config.basic_auth else { return true };
+        let Some((user, pass)) = &self.app.config.basic_auth else { return true };
         let expected = format!("{user}:{}", pass.expose_secret());
         let given = authorization
             .and_then(|h| h.strip_prefix("Basic "))
@@ -195,17 +151,17 @@ impl Door {
         let has = |r: &Response, name: &str| r.headers.iter().any(|(n, _)| n == name);
         if !has(&response, "content-security-policy") {
             let csp = if response_is_html(&response) {
-                page::content_security_policy(&self.config.frame_ancestors)
+                page::content_security_policy(&self.app.config.frame_ancestors)
             } else {
-                format!("default-src 'self'; frame-ancestors {}", self.config.frame_ancestors)
+                format!("default-src 'self'; frame-ancestors {}", self.app.config.frame_ancestors)
             };
             response = response.header("content-security-policy", csp);
         }
         response = response.header("x-content-type-options", "nosniff").header("referrer-policy", "no-referrer");
-        if self.config.tls.is_some() {
+        if self.app.config.tls.is_some() {
             response = response.header("strict-transport-security", "max-age=63072000");
         }
-        if let Some(origin) = &self.config.cors_origin
+        if let Some(origin) = &self.app.config.cors_origin
             && api
         {
             response = response
@@ -225,7 +181,7 @@ impl Door {
         let full_path = header.uri.path().to_owned();
         let query = header.uri.query().unwrap_or_default().to_owned();
         let headers = header.headers.clone();
-        let prefix = &self.config.prefix;
+        let prefix = &self.app.config.prefix;
         let path = if prefix.is_empty() {
             full_path
         } else if full_path == *prefix {
@@ -246,7 +202,7 @@ impl Door {
         };
         let declared =
             headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|len| len > self.config.max_body) {
+        if declared.is_some_and(|len| len > self.app.config.max_body) {
             return Ok(Err(self.too_large()));
         }
         if headers.get("expect").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue")) {
@@ -254,13 +210,13 @@ impl Door {
         }
         let mut body = BytesMut::new();
         while let Some(chunk) = session.read_request_body().await? {
-            if body.len() + chunk.len() > self.config.max_body {
+            if body.len() + chunk.len() > self.app.config.max_body {
                 return Ok(Err(self.too_large()));
             }
             body.extend_from_slice(&chunk);
         }
         let peer = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
-        let trusted = match &self.config.trusted_proxies {
+        let trusted = match &self.app.config.trusted_proxies {
             None => true,
             Some(nets) => peer.is_some_and(|ip| nets.iter().any(|net| net.contains(&ip))),
         };
@@ -270,7 +226,7 @@ impl Door {
     fn too_large(&self) -> Response {
         Response::json(
             413,
-            &serde_json::json!({"error": format!("the request body is larger than {} bytes", self.config.max_body), "status": 413}),
+            &serde_json::json!({"error": format!("the request body is larger than {} bytes", self.app.config.max_body), "status": 413}),
         )
     }
 }
@@ -319,6 +275,16 @@ async fn write(session: &mut Session, response: Response) -> pingora::Result<()>
     Ok(())
 }
 
+/// Resolves when the client closes the connection (or resets the HTTP/2
+/// stream) while its request is being answered.
+async fn client_gone(session: &mut Session) {
+    if session.as_downstream_mut().read_body_or_idle(true).await.is_err() {
+        return;
+    }
+    // Bytes after the request: not a close; keep waiting for the answer.
+    std::future::pending().await
+}
+
 /// 405 for anything but GET and HEAD (and CORS preflights) on the paths that
 /// only read: health, metrics, `/connect/…` and the UI's page.
 fn method_refused(request: &Request) -> Option<Response> {
@@ -353,7 +319,7 @@ impl ProxyHttp for Door {
         }
         let (response, api) = match self.read_request(session).await? {
             Ok(request) => {
-                if self.config.log_forwarded_user {
+                if self.app.config.log_forwarded_user {
                     ctx.user = request
                         .forwarded_header("x-forwarded-email")
                         .or_else(|| request.forwarded_header("x-forwarded-user"))
@@ -366,7 +332,16 @@ impl ProxyHttp for Door {
                         false => Response::text(200, "ready\n"),
                     }
                 } else {
-                    self.route(&request, ctx).await
+                    let routed = self.route(&request, ctx);
+                    tokio::pin!(routed);
+                    tokio::select! {
+                        response = &mut routed => response,
+                        () = client_gone(session) => {
+                            // Dropping the handler drops its wait for the session, which
+                            // cancels the statement it started on the server.
+                            return Error::e_explain(ErrorType::ConnectionClosed, "the client went away");
+                        }
+                    }
                 };
                 (response, request.path.starts_with("/api/"))
             }
@@ -380,7 +355,7 @@ impl ProxyHttp for Door {
     }
 
     async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut Ctx) -> pingora::Result<Box<HttpPeer>> {
-        match &self.config.upstream {
+        match &self.app.config.upstream {
             Some(upstream) => Ok(Box::new(HttpPeer::new(upstream.addr, upstream.tls, upstream.sni.clone()))),
             None => Error::e_explain(ErrorType::InternalError, "no upstream is configured"),
         }
@@ -395,7 +370,7 @@ impl ProxyHttp for Door {
         if let Some(peer) = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip().to_string()) {
             upstream_request.insert_header("x-forwarded-for", peer)?;
         }
-        let proto = if self.config.tls.is_some() { "https" } else { "http" };
+        let proto = if self.app.config.tls.is_some() { "https" } else { "http" };
         upstream_request.insert_header("x-forwarded-proto", proto)?;
         if let Some(host) = session.req_header().headers.get("host").cloned() {
             upstream_request.insert_header("x-forwarded-host", host)?;
@@ -434,7 +409,7 @@ impl ProxyHttp for Door {
         if let Some(error) = error {
             tracing::warn!(route = ctx.route, "request failed: {}", error.etype().as_str());
         }
-        self.metrics.request(ctx.route, status);
+        self.app.metrics.request(ctx.route, status);
         tracing::info!(
             target: "pgdoor::access",
             method = %method,
@@ -444,12 +419,5 @@ impl ProxyHttp for Door {
             session = ctx.session.as_deref().unwrap_or("-"),
             user = ctx.user.as_deref().unwrap_or("-"),
         );
-    }
-}
-
-impl Ctx {
-    /// Notes the session (as a short hash) for the access line.
-    pub fn session(&mut self, hash: String) {
-        self.session = Some(hash);
     }
 }

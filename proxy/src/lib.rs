@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod api;
+mod app;
 pub mod config;
 mod connect;
 mod door;
@@ -15,8 +16,9 @@ mod http;
 mod observe;
 mod page;
 pub mod pg;
+mod rescue;
 mod server;
-mod session;
+pub mod session;
 mod ui;
 
 pub use config::{DoorConfig, TlsFiles, Upstream};

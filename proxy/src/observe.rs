@@ -19,8 +19,6 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::session::Session;
-
 // Label values are static names (route templates, error codes, kinds), so
 // counting a request allocates nothing.
 
@@ -167,6 +165,16 @@ impl AuditLog {
     }
 }
 
+/// Whose statement an audit line is about.
+pub struct Subject<'a> {
+    /// The identity that opened the session.
+    pub identity: Option<&'a str>,
+    /// The resource it was opened for.
+    pub resource: &'a str,
+    /// The database name.
+    pub database: &'a str,
+}
+
 /// What records the statements people run: latency in the metrics, a line
 /// in the audit log. Cheap to clone into a streaming task.
 #[derive(Clone)]
@@ -182,7 +190,7 @@ impl Recorder {
     /// affected (`None` when that has no meaning, as for a dump), or the error's text.
     pub fn record(
         &self,
-        session: &Session,
+        subject: &Subject<'_>,
         kind: &'static str,
         sql: &str,
         took: Duration,
@@ -192,9 +200,9 @@ impl Recorder {
         if let Some(audit) = &self.audit {
             audit.write(&AuditEntry {
                 time: OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
-                identity: session.identity.as_deref(),
-                resource: &session.resource,
-                database: &session.database,
+                identity: subject.identity,
+                resource: subject.resource,
+                database: subject.database,
                 kind,
                 statement: sql,
                 duration_ms: took.as_secs_f64() * 1000.0,

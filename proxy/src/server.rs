@@ -80,7 +80,7 @@ pub fn run(config: DoorConfig) -> Result<(), StartError> {
 
     let door = Door::new(config.clone(), audit);
     let reaper = Reaper {
-        registry: door.sessions.clone(),
+        registry: door.sessions(),
         idle_timeout: config.idle_timeout,
         lifetime: config.session_lifetime,
         grace_period: config.grace_period,

@@ -13,7 +13,7 @@ use super::error::ApiError;
 use super::export::{self, Format};
 use super::query::result_json;
 use super::sql::TableRef;
-use crate::door::Door;
+use crate::app::App;
 use crate::http::{Request, Response};
 use crate::session::Session;
 
@@ -26,7 +26,7 @@ const KINDS: [&str; 5] = ["table", "view", "materialized_view", "function", "seq
 
 /// Runs a catalog statement and answers with pgweb's result object.
 async fn result(
-    door: &Door,
+    app: &App,
     session: &Session,
     request: &Request,
     sql: &str,
@@ -34,7 +34,7 @@ async fn result(
 ) -> Result<Response, ApiError> {
     let started_at = OffsetDateTime::now_utc();
     let started = Instant::now();
-    let set = access::meta_query(door, session, request, sql, params).await?;
+    let set = access::catalog(app, session, request, sql, params).await?;
     Ok(Response::json(200, &result_json(set, started_at, started.elapsed())))
 }
 
@@ -45,17 +45,17 @@ pub fn table(raw: &str) -> Result<TableRef, ApiError> {
 }
 
 /// `GET /api/schemas`.
-pub async fn schemas(door: &Door, session: &Session, request: &Request) -> Result<Response, ApiError> {
+pub async fn schemas(app: &App, session: &Session, request: &Request) -> Result<Response, ApiError> {
     let sql = format!(
         "SELECT n.nspname FROM pg_namespace n WHERE {SYSTEM_SCHEMAS} AND has_schema_privilege(n.oid, 'USAGE') ORDER BY 1"
     );
-    let set = access::meta_query(door, session, request, &sql, &[]).await?;
+    let set = access::catalog(app, session, request, &sql, &[]).await?;
     let names: Vec<Value> = set.rows.into_iter().filter_map(|mut row| row.pop()).collect();
     Ok(Response::json(200, &names))
 }
 
 /// `GET /api/objects`: `{schema: {kind: [{oid, name}]}}`, `oid` as a string.
-pub async fn objects(door: &Door, session: &Session, request: &Request) -> Result<Response, ApiError> {
+pub async fn objects(app: &App, session: &Session, request: &Request) -> Result<Response, ApiError> {
     let sql = format!(
         "SELECT c.oid::text, n.nspname, c.relname, CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized_view' \
          WHEN 'S' THEN 'sequence' ELSE 'table' END \
@@ -67,7 +67,7 @@ pub async fn objects(door: &Door, session: &Session, request: &Request) -> Resul
          WHERE {SYSTEM_SCHEMAS} AND has_schema_privilege(n.oid, 'USAGE') \
          ORDER BY 2, 3"
     );
-    let set = access::meta_query(door, session, request, &sql, &[]).await?;
+    let set = access::catalog(app, session, request, &sql, &[]).await?;
     let mut grouped: BTreeMap<String, BTreeMap<&str, Vec<Value>>> = BTreeMap::new();
     for row in set.rows {
         let [oid, schema, name, kind] = <[Value; 4]>::try_from(row).map_err(|_| ApiError::NotFound)?;
@@ -81,7 +81,7 @@ pub async fn objects(door: &Door, session: &Session, request: &Request) -> Resul
 }
 
 /// `GET /api/tables/:table` (columns), or a function's definition with `type=function`.
-pub async fn columns(door: &Door, session: &Session, request: &Request, raw: &str) -> Result<Response, ApiError> {
+pub async fn columns(app: &App, session: &Session, request: &Request, raw: &str) -> Result<Response, ApiError> {
     let table = table(raw)?;
     let sql = "SELECT a.attname AS column_name, format_type(a.atttypid, a.atttypmod) AS data_type, \
          CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END AS is_nullable, \
@@ -91,11 +91,11 @@ pub async fn columns(door: &Door, session: &Session, request: &Request, raw: &st
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
          WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
-    result(door, session, request, sql, &[Some(&table.schema), Some(&table.name)]).await
+    result(app, session, request, sql, &[Some(&table.schema), Some(&table.name)]).await
 }
 
 /// `GET /api/functions/:id` (and `tables/:id?type=function`): the definition by OID.
-pub async fn function(door: &Door, session: &Session, request: &Request, id: &str) -> Result<Response, ApiError> {
+pub async fn function(app: &App, session: &Session, request: &Request, id: &str) -> Result<Response, ApiError> {
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::BadParam(format!("\"{id}\" is not a function id")));
     }
@@ -107,55 +107,55 @@ pub async fn function(door: &Door, session: &Session, request: &Request, id: &st
          pg_get_userbyid(p.proowner) AS proowner, \
          CASE WHEN p.prokind IN ('f', 'p', 'w') THEN pg_get_functiondef(p.oid) END AS functiondef \
          FROM pg_proc p WHERE p.oid = $1::oid";
-    result(door, session, request, sql, &[Some(id)]).await
+    result(app, session, request, sql, &[Some(id)]).await
 }
 
 /// `GET /api/tables/:table/info`: sizes and the planner's row estimate.
-pub async fn info(door: &Door, session: &Session, request: &Request, raw: &str) -> Result<Response, ApiError> {
+pub async fn info(app: &App, session: &Session, request: &Request, raw: &str) -> Result<Response, ApiError> {
     let table = table(raw)?;
     let sql = "SELECT pg_size_pretty(pg_table_size(c.oid)) AS data_size, \
          pg_size_pretty(pg_indexes_size(c.oid)) AS index_size, \
          pg_size_pretty(pg_total_relation_size(c.oid)) AS total_size, c.reltuples::bigint AS rows_count \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2";
-    let set = access::meta_query(door, session, request, sql, &[Some(&table.schema), Some(&table.name)]).await?;
+    let set = access::catalog(app, session, request, sql, &[Some(&table.schema), Some(&table.name)]).await?;
     let row = set.rows.into_iter().next().ok_or_else(|| ApiError::NoSuchTable(table.quoted()))?;
     let object: serde_json::Map<String, Value> = set.columns.iter().map(|c| c.name.clone()).zip(row).collect();
     Ok(Response::json(200, &object))
 }
 
 /// `GET /api/tables/:table/indexes`.
-pub async fn indexes(door: &Door, session: &Session, request: &Request, raw: &str) -> Result<Response, ApiError> {
+pub async fn indexes(app: &App, session: &Session, request: &Request, raw: &str) -> Result<Response, ApiError> {
     let table = table(raw)?;
     let sql = "SELECT i.indexname AS index_name, \
          pg_size_pretty(pg_relation_size(format('%I.%I', i.schemaname, i.indexname)::regclass)) AS index_size, \
          i.indexdef AS index_definition FROM pg_indexes i WHERE i.schemaname = $1 AND i.tablename = $2 ORDER BY 1";
-    result(door, session, request, sql, &[Some(&table.schema), Some(&table.name)]).await
+    result(app, session, request, sql, &[Some(&table.schema), Some(&table.name)]).await
 }
 
 /// `GET /api/tables/:table/constraints`.
-pub async fn constraints(door: &Door, session: &Session, request: &Request, raw: &str) -> Result<Response, ApiError> {
+pub async fn constraints(app: &App, session: &Session, request: &Request, raw: &str) -> Result<Response, ApiError> {
     let table = table(raw)?;
     let sql = "SELECT con.conname AS name, pg_get_constraintdef(con.oid, true) AS definition \
          FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = $1 AND c.relname = $2 AND con.contype <> 'n' ORDER BY con.contype DESC, con.conname";
-    result(door, session, request, sql, &[Some(&table.schema), Some(&table.name)]).await
+    result(app, session, request, sql, &[Some(&table.schema), Some(&table.name)]).await
 }
 
 /// `GET /api/activity`: this database's backends.
-pub async fn activity(door: &Door, session: &Session, request: &Request) -> Result<Response, ApiError> {
+pub async fn activity(app: &App, session: &Session, request: &Request) -> Result<Response, ApiError> {
     let sql = "SELECT * FROM pg_stat_activity WHERE datname = current_database() ORDER BY backend_start";
-    result(door, session, request, sql, &[]).await
+    result(app, session, request, sql, &[]).await
 }
 
 /// `GET /api/server_settings`.
-pub async fn server_settings(door: &Door, session: &Session, request: &Request) -> Result<Response, ApiError> {
-    result(door, session, request, "SELECT * FROM pg_settings ORDER BY name", &[]).await
+pub async fn server_settings(app: &App, session: &Session, request: &Request) -> Result<Response, ApiError> {
+    result(app, session, request, "SELECT * FROM pg_settings ORDER BY name", &[]).await
 }
 
 /// `GET /api/tables_stats`: sizes, row estimates and counts of every table, as
 /// pgweb's result object (`format=json`, the default) or a CSV/XML download
 /// (`export=true` names it `pgweb-dbstats-<db>-<date>.<format>`).
-pub async fn tables_stats(door: &Door, session: &Session, request: &Request) -> Result<Response, ApiError> {
+pub async fn tables_stats(app: &App, session: &Session, request: &Request) -> Result<Response, ApiError> {
     let format = Format::from_request(request)?;
     let sql = format!(
         "SELECT n.nspname AS schema_name, c.relname AS table_name, \
@@ -175,7 +175,7 @@ pub async fn tables_stats(door: &Door, session: &Session, request: &Request) -> 
     );
     let started_at = OffsetDateTime::now_utc();
     let started = Instant::now();
-    let set = access::meta_query(door, session, request, &sql, &[]).await?;
+    let set = access::catalog(app, session, request, &sql, &[]).await?;
     let format = match format {
         None | Some(Format::Json) => return Ok(Response::json(200, &result_json(set, started_at, started.elapsed()))),
         Some(format) => format,

@@ -18,8 +18,9 @@ use tokio::sync::{OnceCell, mpsc};
 
 use super::access;
 use super::error::ApiError;
-use crate::door::Door;
+use crate::app::App;
 use crate::http::{Chunk, Request, Response};
+use crate::rescue;
 use crate::session::Session;
 
 /// Bytes read from pg_dump per chunk.
@@ -39,10 +40,10 @@ struct PgDump {
 static PG_DUMP: OnceCell<Option<PgDump>> = OnceCell::const_new();
 
 /// Answers `/api/export[?table=...]`.
-pub async fn export(door: &Door, session: &Arc<Session>, request: &Request) -> Result<Response, ApiError> {
-    let configured = door.config.pg_dump.as_deref();
+pub async fn export(app: &App, session: &Arc<Session>, request: &Request) -> Result<Response, ApiError> {
+    let configured = app.config.pg_dump.as_deref();
     let tool = PG_DUMP.get_or_init(|| find_pg_dump(configured)).await.clone().ok_or(ApiError::DumpUnavailable)?;
-    let server = access::meta_query(door, session, request, "SELECT current_setting('server_version_num')", &[])
+    let server = access::catalog(app, session, request, "SELECT current_setting('server_version_num')", &[])
         .await?
         .rows
         .first()
@@ -53,7 +54,7 @@ pub async fn export(door: &Door, session: &Arc<Session>, request: &Request) -> R
         return Err(ApiError::DumpTooOld { tool: tool.major, server });
     }
     let table = request.param("table").filter(|t| !t.trim().is_empty());
-    let config = access::resolve(door, session, request).await?;
+    let config = access::resolve(app, session, request).await?.config;
     let mut command = Command::new(&tool.path);
     command
         .args(["--no-owner", "--clean", "--if-exists", "--compress=6", "--no-password"])
@@ -88,7 +89,7 @@ pub async fn export(door: &Door, session: &Arc<Session>, request: &Request) -> R
     }
     first.truncate(n);
     let (tx, rx) = mpsc::channel(4);
-    let recorder = door.recorder();
+    let recorder = app.recorder();
     let statement = match &table {
         Some(table) => format!("pg_dump --table={table}"),
         None => "pg_dump".to_owned(),
@@ -104,7 +105,7 @@ pub async fn export(door: &Door, session: &Arc<Session>, request: &Request) -> R
             if tx.send(Chunk::Data(chunk)).await.is_err() {
                 // The browser left: kill_on_drop ends pg_dump.
                 let abandoned = Err(format!("the download was abandoned after {sent} bytes"));
-                recorder.record(&session, "dump", &statement, started.elapsed(), abandoned);
+                recorder.record(&session.subject(), "dump", &statement, started.elapsed(), abandoned);
                 return;
             }
             let mut buf = vec![0; CHUNK];
@@ -115,17 +116,17 @@ pub async fn export(door: &Door, session: &Arc<Session>, request: &Request) -> R
                     chunk = Bytes::from(buf);
                 }
                 Err(e) => {
-                    let _ = tx.send(Chunk::Failed(Box::new(ApiError::DumpFailed(e.to_string()).response()))).await;
-                    recorder.record(&session, "dump", &statement, started.elapsed(), Err(e.to_string()));
+                    let _ = tx.send(Chunk::Failed(Box::new(rescue::api(&ApiError::DumpFailed(e.to_string()))))).await;
+                    recorder.record(&session.subject(), "dump", &statement, started.elapsed(), Err(e.to_string()));
                     return;
                 }
             }
         }
         let outcome = finish(&mut child).await;
         if let Err(message) = &outcome {
-            let _ = tx.send(Chunk::Failed(Box::new(ApiError::DumpFailed(message.clone()).response()))).await;
+            let _ = tx.send(Chunk::Failed(Box::new(rescue::api(&ApiError::DumpFailed(message.clone()))))).await;
         }
-        recorder.record(&session, "dump", &statement, started.elapsed(), outcome.map(|()| None));
+        recorder.record(&session.subject(), "dump", &statement, started.elapsed(), outcome.map(|()| None));
     });
     let filename = dump_filename(&config.dbname, table.as_deref(), OffsetDateTime::now_utc());
     Ok(Response::stream("application/gzip", rx)

@@ -1,14 +1,10 @@
-//! The one place where API errors become HTTP answers: pgweb's
-//! `{"error": "...", "status": N}` with the fitting status, plus a `code` for
-//! machines and, for SQL errors, every field of the server's error.
+//! Everything an API call can fail with, and the words a person reads for
+//! each. `rescue.rs` turns them into HTTP answers.
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
-
-use crate::connect::ConnectError;
-use crate::http::Response;
 use crate::pg::{self, DbError};
+use crate::session::{ConnectError, Loss, LossCause, SessionError, humanize};
 
 /// Everything an API call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -43,14 +39,26 @@ pub enum ApiError {
     /// sessions, pgweb's raw `where`).
     #[error("Only one statement can run here: run the statements separately")]
     OneStatement(Box<DbError>),
-    /// The statement ran past `--query-timeout` and was cancelled.
-    #[error("The query was cancelled after {} seconds (the query timeout)", .0.as_secs())]
-    Timeout(Duration),
+    /// The statement ran past `--query-timeout` and was cancelled, or its
+    /// server process ended when it ignored the cancel.
+    #[error("{}", timeout_text(*.limit, *.ended, .lost.as_ref()))]
+    Timeout {
+        /// The limit.
+        limit: Duration,
+        /// The server process was ended.
+        ended: bool,
+        /// What went with it.
+        lost: Option<Loss>,
+    },
     /// The connection broke while the statement ran; it was not run again.
     #[error(
-        "The database connection was lost while running your statement ({0}); it was not run again. pgdoor reconnects on your next request"
+        "The database connection was lost while running your statement ({}); it was not run again.{} pgdoor reconnects on your next request",
+        .0.cause_text(), loss_text(.0)
     )]
-    Lost(String),
+    Lost(Loss),
+    /// The transaction is gone; this request was not run.
+    #[error("{}", transaction_lost_text(.0))]
+    TransactionLost(Loss),
     /// Reconnecting failed.
     #[error(transparent)]
     Reconnect(#[from] ConnectError),
@@ -87,64 +95,6 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// The HTTP status.
-    pub fn status(&self) -> u16 {
-        match self {
-            ApiError::SessionRequired | ApiError::SessionGone => 401,
-            ApiError::MissingParam(_) | ApiError::BadParam(_) => 400,
-            ApiError::Sql(_) | ApiError::OneStatement(_) => 400,
-            ApiError::NotFound | ApiError::NoSuchTable(_) => 404,
-            ApiError::MethodNotAllowed(_) => 405,
-            ApiError::NotYourSession | ApiError::Locked(_) => 403,
-            ApiError::Busy => 409,
-            ApiError::Timeout(_) => 504,
-            ApiError::Lost(_) => 503,
-            ApiError::Reconnect(e) => e.status(),
-            ApiError::Database(_) | ApiError::DumpFailed(_) => 502,
-            ApiError::DumpUnavailable | ApiError::DumpTooOld { .. } => 501,
-        }
-    }
-
-    /// A short machine-readable kind.
-    pub fn code(&self) -> &'static str {
-        match self {
-            ApiError::SessionRequired => "session_required",
-            ApiError::SessionGone => "session_gone",
-            ApiError::NotYourSession => "session_not_yours",
-            ApiError::Locked(_) => "locked",
-            ApiError::Busy => "busy",
-            ApiError::MissingParam(_) | ApiError::BadParam(_) => "bad_request",
-            ApiError::Sql(e) if e.code == "57014" => "cancelled",
-            ApiError::Sql(_) => "sql_error",
-            ApiError::OneStatement(_) => "one_statement",
-            ApiError::Timeout(_) => "timeout",
-            ApiError::Lost(_) => "connection_lost",
-            ApiError::Reconnect(e) => e.code(),
-            ApiError::Database(_) => "database_error",
-            ApiError::DumpUnavailable | ApiError::DumpTooOld { .. } => "dump_unavailable",
-            ApiError::DumpFailed(_) => "dump_failed",
-            ApiError::NotFound | ApiError::NoSuchTable(_) => "not_found",
-            ApiError::MethodNotAllowed(_) => "method_not_allowed",
-        }
-    }
-
-    /// The JSON answer.
-    pub fn response(&self) -> Response {
-        let status = self.status();
-        let mut body = json!({"error": self.to_string(), "status": status, "code": self.code()});
-        if let ApiError::Sql(db) | ApiError::OneStatement(db) = self {
-            body["db_error"] = serde_json::to_value(db).unwrap_or(Value::Null);
-        }
-        let response = Response::json(status, &body);
-        match self {
-            // 401 must name a scheme; this one says where the session goes.
-            ApiError::SessionRequired | ApiError::SessionGone => {
-                response.header("www-authenticate", "X-Session-ID realm=\"pgdoor\"")
-            }
-            _ => response,
-        }
-    }
-
     /// Classifies a failed user statement; `single_statement` says it went
     /// through the extended protocol, which refuses a second statement.
     pub fn from_query(error: pg::Error, single_statement: bool) -> Self {
@@ -153,10 +103,73 @@ impl ApiError {
                 ApiError::OneStatement(db)
             }
             pg::Error::Db(db) => ApiError::Sql(db),
-            pg::Error::Timeout(limit) => ApiError::Timeout(limit),
             pg::Error::NulInSql => ApiError::BadParam(pg::Error::NulInSql.to_string()),
-            e if e.is_connection_lost() => ApiError::Lost(e.to_string()),
+            e if e.is_connection_lost() => ApiError::Lost(Loss {
+                cause: LossCause::ConnectionLost(e.to_string()),
+                transaction: false,
+                state: Default::default(),
+            }),
             e => ApiError::Database(e),
         }
     }
+
+    /// Classifies a failed session request; `single_statement` as in [`ApiError::from_query`].
+    pub fn from_session(error: SessionError, single_statement: bool) -> Self {
+        match error {
+            SessionError::Busy => ApiError::Busy,
+            SessionError::Ended => ApiError::SessionGone,
+            SessionError::TransactionLost(loss) => ApiError::TransactionLost(loss),
+            SessionError::Failed(e) => ApiError::from_query(e, single_statement),
+            SessionError::Timeout { limit, ended, lost } => ApiError::Timeout { limit, ended, lost },
+            SessionError::Lost(loss) => ApiError::Lost(loss),
+            SessionError::Connect(e) => ApiError::Reconnect(e),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(error: SessionError) -> Self {
+        ApiError::from_session(error, false)
+    }
+}
+
+/// What else went with a loss, as a sentence (or nothing).
+fn loss_text(loss: &Loss) -> String {
+    let mut text = String::new();
+    if loss.transaction {
+        text.push_str(" Your transaction was rolled back and nothing in it was committed.");
+    }
+    if !loss.state.is_empty() {
+        text.push_str(&format!(" The connection's session state is gone too: {}.", loss.state));
+    }
+    text
+}
+
+fn transaction_lost_text(loss: &Loss) -> String {
+    let state = if loss.state.is_empty() {
+        String::new()
+    } else {
+        format!(" The connection's session state is gone too: {}.", loss.state)
+    };
+    match &loss.cause {
+        LossCause::IdleInTransaction(limit) => format!(
+            "Your transaction was idle for more than {} and pgdoor rolled it back: nothing in it was committed, and this statement was not run.{state} Start the transaction again",
+            humanize(*limit)
+        ),
+        _ => format!(
+            "The connection was lost ({}): your transaction was rolled back and nothing in it was committed, and this statement was not run.{state} Start the transaction again; pgdoor reconnects on your next request",
+            loss.cause_text()
+        ),
+    }
+}
+
+fn timeout_text(limit: Duration, ended: bool, lost: Option<&Loss>) -> String {
+    let secs = limit.as_secs();
+    if !ended {
+        return format!("The query was cancelled after {secs} seconds (the query timeout)");
+    }
+    format!(
+        "The query ran past the {secs}-second query timeout and ignored the cancel, so pgdoor ended its server process.{} pgdoor reconnects on your next request",
+        lost.map(loss_text).unwrap_or_default()
+    )
 }

@@ -1,11 +1,10 @@
 //! Streaming downloads of a query's rows as CSV (RFC 4180), JSON (an array of
 //! objects) or XML (one element per row, NULLs kept), for `format=` on
-//! `/api/query`, `/api/explain` and `/api/analyze`. Rows go out as they
-//! arrive, in 64 KiB chunks through a bounded channel: memory stays flat and
-//! there is no row cap. A client that leaves makes the next send fail, which
-//! cancels the statement on the server.
+//! `/api/query`, `/api/explain`, `/api/analyze` and a table's rows. Rows go
+//! out as they arrive, in 64 KiB chunks through bounded channels: memory
+//! stays flat and there is no row cap. A client that leaves closes the
+//! channel, and the session cancels the statement on the server.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,14 +13,11 @@ use tokio::sync::mpsc;
 
 use super::access;
 use super::error::ApiError;
-use crate::door::Door;
+use crate::app::App;
 use crate::http::{Chunk, Request, Response};
-use crate::observe::Recorder;
-use crate::pg::{BinaryCodec, Column, Completion, Row, Sink, SinkError, to_json};
-use crate::session::Session;
-
-/// Bytes gathered before a chunk is sent.
-const CHUNK: usize = 64 * 1024;
+use crate::pg::{BinaryCodec, Column, Row, to_json};
+use crate::rescue;
+use crate::session::{CHUNK, Mode, Output, RowEncoder, Session, Statement};
 
 /// An export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,61 +61,71 @@ impl Format {
     }
 }
 
-/// Starts the download of `sql`'s rows; the statement runs in its own task
-/// holding the session's editor connection until the last row is sent.
+/// Starts the download of `sql`'s rows: the statement runs read-only on the
+/// session's editor connection (a statement that writes is refused, never
+/// run again), its rows encoded as they arrive. `kind` names it in the audit log.
 pub async fn start(
-    door: &Door,
+    app: &App,
     session: &Arc<Session>,
     request: &Request,
     sql: String,
+    params: Vec<Option<String>>,
     format: Format,
+    kind: &'static str,
 ) -> Result<Response, ApiError> {
-    let (mut editor, _) = access::editor(door, session, request).await?;
+    let renewal = access::renewal(app, session, request).await?;
+    let (bytes, mut chunks) = mpsc::channel::<Bytes>(4);
     let (tx, rx) = mpsc::channel(4);
-    let codec = door.config.binary_codec;
-    let timeout = door.config.query_timeout;
+    let encoder = Box::new(Encoder::new(format, app.config.binary_codec));
+    let statement = Statement {
+        sql: sql.clone(),
+        params,
+        mode: Mode::Single,
+        read_only: true,
+        output: Output::Stream { encoder, chunks: bytes },
+        history: kind != "rows",
+    };
     let session = session.clone();
-    let recorder = door.recorder();
+    let recorder = app.recorder();
     tokio::spawn(async move {
         let started = std::time::Instant::now();
-        let Some(conn) = editor.as_mut() else { return };
-        let token = conn.cancel_token().clone();
-        let mut sink = Encoder {
-            tx: tx.clone(),
-            format,
-            codec,
-            columns: Vec::new(),
-            csv: csv::Writer::from_writer(Vec::with_capacity(CHUNK)),
-            buf: Vec::with_capacity(CHUNK),
-            rows: 0,
-            recorder: recorder.clone(),
-        };
-        let run = async {
-            if session.readonly {
-                conn.query_read_only(&sql, &mut sink).await
-            } else {
-                conn.simple_query(&sql, &mut sink).await
+        let run = session.run(statement, renewal);
+        tokio::pin!(run);
+        // Chunks go out as they come; the statement's outcome ends the download.
+        let mut ran = None;
+        let mut abandoned = false;
+        loop {
+            tokio::select! {
+                chunk = chunks.recv() => match chunk {
+                    Some(chunk) => {
+                        recorder.metrics.exported(chunk.len());
+                        if tx.send(Chunk::Data(chunk)).await.is_err() {
+                            // The client went away: a closed channel makes the session cancel the statement.
+                            abandoned = true;
+                            break;
+                        }
+                    }
+                    // The statement is over and every chunk is out.
+                    None => break,
+                },
+                result = &mut run, if ran.is_none() => ran = Some(result),
             }
+        }
+        drop(chunks);
+        let ran = match ran {
+            Some(ran) => ran,
+            None => run.await,
         };
-        let result = token.run_with_timeout(timeout, run).await;
-        let outcome = match result {
-            Ok(()) => {
-                session.remember(&sql);
-                let _ = sink.finish().await;
-                Ok(Some(sink.rows))
-            }
-            // The client went away; the statement was cancelled on the server.
-            Err(crate::pg::Error::Sink(_)) => Err(format!("the download was abandoned after {} rows", sink.rows)),
+        let outcome = match ran {
+            _ if abandoned => Err("the download was abandoned by the client".to_owned()),
+            Ok(ran) => Ok(Some(ran.rows_streamed)),
             Err(e) => {
-                if e.is_connection_lost() {
-                    *editor = None;
-                }
-                let error = ApiError::from_query(e, session.readonly);
-                let _ = tx.send(Chunk::Failed(Box::new(error.response()))).await;
+                let error = ApiError::from_session(e, true);
+                let _ = tx.send(Chunk::Failed(Box::new(rescue::api(&error)))).await;
                 Err(error.to_string())
             }
         };
-        recorder.record(&session, "export", &sql, started.elapsed(), outcome);
+        recorder.record(&session.subject(), kind, &sql, started.elapsed(), outcome);
     });
     let filename = request
         .query_param("filename")
@@ -129,12 +135,12 @@ pub async fn start(
             format!("pgdoor-{}.{}", time::OffsetDateTime::now_utc().unix_timestamp(), format.extension())
         });
     Ok(Response::stream(format.content_type(), rx)
-        .header("content-disposition", format!("attachment; filename=\"{filename}\"")))
+        .header("content-disposition", format!("attachment; filename=\"{filename}\""))
+        .header("cache-control", "no-store"))
 }
 
-/// Encodes rows into the format and sends full chunks.
+/// Encodes rows into a download format.
 struct Encoder {
-    tx: mpsc::Sender<Chunk>,
     format: Format,
     codec: BinaryCodec,
     columns: Vec<Column>,
@@ -143,37 +149,18 @@ struct Encoder {
     /// JSON and XML output so far.
     buf: Vec<u8>,
     rows: u64,
-    recorder: Recorder,
 }
 
 impl Encoder {
-    fn pending(&self) -> usize {
-        self.csv.get_ref().len() + self.buf.len()
-    }
-
-    async fn flush(&mut self) -> Result<(), SinkError> {
-        let chunk = match self.format {
-            Format::Csv => {
-                let done = std::mem::replace(&mut self.csv, csv::Writer::from_writer(Vec::with_capacity(CHUNK)));
-                Bytes::from(done.into_inner().map_err(|e| e.to_string())?)
-            }
-            Format::Json | Format::Xml => Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK))),
-        };
-        self.recorder.metrics.exported(chunk.len());
-        self.tx.send(Chunk::Data(chunk)).await.map_err(|_| "the client went away".into())
-    }
-
-    /// Closes the document (and starts it, when no result set came).
-    async fn finish(&mut self) -> Result<(), SinkError> {
-        if self.columns.is_empty() && self.rows == 0 {
-            self.begin();
+    fn new(format: Format, codec: BinaryCodec) -> Self {
+        Encoder {
+            format,
+            codec,
+            columns: Vec::new(),
+            csv: csv::Writer::from_writer(Vec::with_capacity(CHUNK)),
+            buf: Vec::with_capacity(CHUNK),
+            rows: 0,
         }
-        match self.format {
-            Format::Csv => {}
-            Format::Json => self.buf.extend_from_slice(b"\n]\n"),
-            Format::Xml => self.buf.extend_from_slice(XML_TAIL.as_bytes()),
-        }
-        self.flush().await
     }
 
     fn begin(&mut self) {
@@ -187,8 +174,18 @@ impl Encoder {
             }
         }
     }
+}
 
-    fn encode(&mut self, row: &Row<'_>) {
+impl RowEncoder for Encoder {
+    fn columns(&mut self, columns: &[Column]) {
+        // Only the first result set with columns is exported.
+        if self.columns.is_empty() && self.rows == 0 {
+            self.columns = columns.to_vec();
+            self.begin();
+        }
+    }
+
+    fn row(&mut self, row: &Row<'_>) {
         match self.format {
             Format::Csv => {
                 let _ = self.csv.write_record(row.values().map(Option::unwrap_or_default));
@@ -209,27 +206,32 @@ impl Encoder {
                 self.buf.extend_from_slice(xml_row(values).as_bytes());
             }
         }
+        self.rows += 1;
     }
-}
 
-impl Sink for Encoder {
-    fn columns(&mut self, columns: &[Column]) -> impl Future<Output = Result<(), SinkError>> + Send {
-        // Only the first result set with columns is exported.
+    fn finish(&mut self) {
         if self.columns.is_empty() && self.rows == 0 {
-            self.columns = columns.to_vec();
             self.begin();
         }
-        std::future::ready(Ok(()))
+        match self.format {
+            Format::Csv => {}
+            Format::Json => self.buf.extend_from_slice(b"\n]\n"),
+            Format::Xml => self.buf.extend_from_slice(XML_TAIL.as_bytes()),
+        }
     }
 
-    async fn row(&mut self, row: &Row<'_>) -> Result<(), SinkError> {
-        self.encode(row);
-        self.rows += 1;
-        if self.pending() >= CHUNK { self.flush().await } else { Ok(()) }
+    fn pending(&self) -> usize {
+        self.csv.get_ref().len() + self.buf.len()
     }
 
-    fn complete(&mut self, _: &Completion) -> impl Future<Output = Result<(), SinkError>> + Send {
-        std::future::ready(Ok(()))
+    fn take(&mut self) -> Bytes {
+        match self.format {
+            Format::Csv => {
+                let done = std::mem::replace(&mut self.csv, csv::Writer::from_writer(Vec::with_capacity(CHUNK)));
+                Bytes::from(done.into_inner().unwrap_or_default())
+            }
+            Format::Json | Format::Xml => Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK))),
+        }
     }
 }
 

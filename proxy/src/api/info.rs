@@ -4,13 +4,13 @@ use serde_json::{Map, Value, json};
 
 use super::access;
 use super::error::ApiError;
-use crate::door::Door;
+use crate::app::App;
 use crate::http::{Request, Response};
 use crate::session::Session;
 
 /// `GET /api/info`: pgweb's shape, plus pgdoor's own section.
-pub fn info(door: &Door) -> Value {
-    let timeout = door.config.query_timeout.map_or(0, |d| d.as_secs());
+pub fn info(app: &App) -> Value {
+    let timeout = app.config.query_timeout.map_or(0, |d| d.as_secs());
     json!({
         "app": {
             "version": env!("CARGO_PKG_VERSION"),
@@ -26,24 +26,24 @@ pub fn info(door: &Door) -> Value {
             "bookmarks_only": false,
         },
         "pgdoor": {
-            "readonly": door.config.readonly,
-            "max_rows": door.config.max_rows,
-            "single_database": door.config.single_database,
+            "readonly": app.config.readonly,
+            "max_rows": app.config.max_rows,
+            "single_database": app.config.single_database,
         },
     })
 }
 
 /// `GET /api/connection`: who and where, never a password; the server's
 /// address only with `--show-server-address`.
-pub async fn connection(door: &Door, session: &Session, request: &Request) -> Result<Response, ApiError> {
+pub async fn connection(app: &App, session: &Session, request: &Request) -> Result<Response, ApiError> {
     let mut sql = String::from(
         "SELECT current_database() AS current_database, current_schemas(false)::text AS current_schemas, \
          current_user AS current_user, session_user AS session_user, version() AS version",
     );
-    if door.config.show_server_address {
+    if app.config.show_server_address {
         sql.push_str(", host(inet_server_addr()) AS inet_server_addr, inet_server_port() AS inet_server_port");
     }
-    let result = access::meta_query(door, session, request, &sql, &[]).await?;
+    let result = access::catalog(app, session, request, &sql, &[]).await?;
     let mut info: Map<String, Value> =
         result.columns.iter().map(|c| c.name.clone()).zip(result.rows.into_iter().next().unwrap_or_default()).collect();
     info.insert("session_lock".into(), Value::Bool(true));
@@ -57,8 +57,9 @@ pub async fn connection(door: &Door, session: &Session, request: &Request) -> Re
 }
 
 /// `POST /api/disconnect`: ends the session and closes its connections.
-pub async fn disconnect(door: &Door, session: &Session) -> Response {
-    let removed = door.sessions.remove(&session.id);
+pub async fn disconnect(app: &App, session: &Session) -> Response {
+    let removed = app.sessions.remove(&session.id);
+    // A tab closed inside a transaction leaves nothing open: the task rolls back as it closes.
     if let Some(session) = &removed {
         session.close().await;
     }

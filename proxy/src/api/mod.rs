@@ -17,8 +17,9 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::door::{Ctx, Door};
+use crate::app::App;
 use crate::http::{Request, Response};
+use crate::rescue;
 use crate::session::Session;
 pub use error::ApiError;
 use routes::{Endpoint, Miss, OnSession, Open};
@@ -26,48 +27,53 @@ use routes::{Endpoint, Miss, OnSession, Open};
 /// The OpenAPI 3 document of every route pgdoor answers.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
 
+/// What the access log learns of an API request.
+#[derive(Default)]
+pub struct Noted {
+    /// The route template.
+    pub route: Option<&'static str>,
+    /// The session's short hash.
+    pub session: Option<String>,
+}
+
 /// Answers a request under `/api/`.
-pub async fn handle(door: &Door, request: &Request, ctx: &mut Ctx) -> Response {
+pub async fn handle(app: &App, request: &Request, noted: &mut Noted) -> Response {
     let matched = match routes::find(&request.method, &request.path) {
         Ok(matched) => matched,
-        Err(Miss::NotFound) => return ApiError::NotFound.response(),
+        Err(Miss::NotFound) => return rescue::api(&ApiError::NotFound),
         Err(Miss::MethodNotAllowed(methods)) => {
-            return ApiError::MethodNotAllowed(methods).response().header("allow", methods.join(", "));
+            return rescue::api(&ApiError::MethodNotAllowed(methods)).header("allow", methods.join(", "));
         }
     };
-    ctx.route = matched.route.path;
-    match dispatch(door, request, matched.route.endpoint, matched.param, ctx).await {
+    noted.route = Some(matched.route.path);
+    match dispatch(app, request, matched.route.endpoint, matched.param, noted).await {
         Ok(response) => response,
-        Err(e) => e.response(),
+        Err(e) => rescue::api(&e),
     }
 }
 
-/// The 404 answer for unknown API routes.
-pub fn not_found() -> Response {
-    ApiError::NotFound.response()
-}
-
 async fn dispatch(
-    door: &Door,
+    app: &App,
     request: &Request,
     endpoint: Endpoint,
     param: &str,
-    ctx: &mut Ctx,
+    noted: &mut Noted,
 ) -> Result<Response, ApiError> {
     match endpoint {
-        Endpoint::Open(open) => answer(door, open),
+        Endpoint::Open(open) => answer(app, open),
         Endpoint::OnSession(route) => {
-            let session = access::session(door, request, ctx)?;
-            on_session(door, &session, request, route, param).await
+            let session = access::session(app, request)?;
+            noted.session = Some(session.id.short_hash());
+            on_session(app, &session, request, route, param).await
         }
     }
 }
 
 /// Routes that need no session.
-fn answer(door: &Door, route: Open) -> Result<Response, ApiError> {
+fn answer(app: &App, route: Open) -> Result<Response, ApiError> {
     match route {
-        Open::Info => Ok(Response::json(200, &info::info(door))),
-        Open::Sessions => Ok(Response::json(200, &json!({"sessions": door.sessions.len()}))),
+        Open::Info => Ok(Response::json(200, &info::info(app))),
+        Open::Sessions => Ok(Response::json(200, &json!({"sessions": app.sessions.len()}))),
         Open::Bookmarks | Open::LocalQueries => Ok(Response::json(200, &json!([]))),
         Open::LocalQuery => Err(ApiError::NotFound),
         Open::Document => Ok(Response::new(200, "application/json; charset=utf-8", OPENAPI)),
@@ -77,34 +83,34 @@ fn answer(door: &Door, route: Open) -> Result<Response, ApiError> {
 
 /// Routes on the request's session.
 async fn on_session(
-    door: &Door,
+    app: &App,
     session: &Arc<Session>,
     request: &Request,
     route: OnSession,
     param: &str,
 ) -> Result<Response, ApiError> {
     match route {
-        OnSession::Query => query::run(door, session, request).await,
-        OnSession::Explain => rows::explain(door, session, request, false).await,
-        OnSession::Analyze => rows::explain(door, session, request, true).await,
+        OnSession::Query => query::run(app, session, request).await,
+        OnSession::Explain => rows::explain(app, session, request, false).await,
+        OnSession::Analyze => rows::explain(app, session, request, true).await,
         OnSession::Cancel => Ok(Response::json(200, &json!({"success": session.cancel().await}))),
-        OnSession::Disconnect => Ok(info::disconnect(door, session).await),
-        OnSession::Connection => info::connection(door, session, request).await,
+        OnSession::Disconnect => Ok(info::disconnect(app, session).await),
+        OnSession::Connection => info::connection(app, session, request).await,
         OnSession::History => Ok(Response::json(200, &session.history())),
-        OnSession::Schemas => catalog::schemas(door, session, request).await,
-        OnSession::Objects => catalog::objects(door, session, request).await,
-        OnSession::Activity => catalog::activity(door, session, request).await,
-        OnSession::ServerSettings => catalog::server_settings(door, session, request).await,
-        OnSession::TablesStats => catalog::tables_stats(door, session, request).await,
-        OnSession::Export => dump::export(door, session, request).await,
-        OnSession::Function => catalog::function(door, session, request, param).await,
+        OnSession::Schemas => catalog::schemas(app, session, request).await,
+        OnSession::Objects => catalog::objects(app, session, request).await,
+        OnSession::Activity => catalog::activity(app, session, request).await,
+        OnSession::ServerSettings => catalog::server_settings(app, session, request).await,
+        OnSession::TablesStats => catalog::tables_stats(app, session, request).await,
+        OnSession::Export => dump::export(app, session, request).await,
+        OnSession::Function => catalog::function(app, session, request, param).await,
         OnSession::Columns if request.param("type").as_deref() == Some("function") => {
-            catalog::function(door, session, request, param).await
+            catalog::function(app, session, request, param).await
         }
-        OnSession::Columns => catalog::columns(door, session, request, param).await,
-        OnSession::Rows => rows::rows(door, session, request, param).await,
-        OnSession::TableInfo => catalog::info(door, session, request, param).await,
-        OnSession::Indexes => catalog::indexes(door, session, request, param).await,
-        OnSession::Constraints => catalog::constraints(door, session, request, param).await,
+        OnSession::Columns => catalog::columns(app, session, request, param).await,
+        OnSession::Rows => rows::rows(app, session, request, param).await,
+        OnSession::TableInfo => catalog::info(app, session, request, param).await,
+        OnSession::Indexes => catalog::indexes(app, session, request, param).await,
+        OnSession::Constraints => catalog::constraints(app, session, request, param).await,
     }
 }

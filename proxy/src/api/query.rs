@@ -1,6 +1,7 @@
-//! `GET`/`POST /api/query`: runs the person's SQL on the session's stateful
+//! `GET`/`POST /api/query`: runs the person's SQL on the session's editor
 //! connection and answers with pgweb's result object.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -8,45 +9,38 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use std::sync::Arc;
-
 use super::access;
 use super::error::ApiError;
 use super::export::{self, Format};
-use crate::door::Door;
+use crate::app::App;
 use crate::http::{Request, Response};
-use crate::pg::{Collector, ResultSet};
-use crate::session::Session;
+use crate::pg::{DbError, ResultSet};
+use crate::session::{Mode, Output, Ran, Session, Statement};
 
-/// Runs `query`: several statements in one transaction-aware request, or one
-/// statement at a time in `BEGIN READ ONLY` for read-only sessions.
-pub async fn run(door: &Door, session: &Arc<Session>, request: &Request) -> Result<Response, ApiError> {
+/// Runs `query`: several statements in one request, or one statement at a
+/// time in `BEGIN READ ONLY` for read-only sessions. A download runs
+/// read-only in every session, so it can never write a second time.
+pub async fn run(app: &App, session: &Arc<Session>, request: &Request) -> Result<Response, ApiError> {
     let sql = request.param("query").filter(|q| !q.trim().is_empty()).ok_or(ApiError::MissingParam("Query"))?;
     if let Some(format) = Format::from_request(request)? {
         let sql = download_query(request, sql);
-        return export::start(door, session, request, sql, format).await;
+        return export::start(app, session, request, sql, Vec::new(), format, "export").await;
     }
-    let (mut editor, reconnected) = access::editor(door, session, request).await?;
-    let conn = editor.as_mut().expect("the editor is connected");
-    let token = conn.cancel_token().clone();
-    let mut out = Collector::new(door.config.binary_codec, door.config.max_rows);
+    let renewal = access::renewal(app, session, request).await?;
     let started_at = OffsetDateTime::now_utc();
     let started = Instant::now();
-    let result = {
-        let run = async {
-            if session.readonly {
-                conn.query_read_only(&sql, &mut out).await
-            } else {
-                conn.simple_query(&sql, &mut out).await
-            }
-        };
-        token.run_with_timeout(door.config.query_timeout, run).await
+    let statement = Statement {
+        sql,
+        params: Vec::new(),
+        mode: Mode::Script,
+        read_only: false,
+        output: Output::Collect { max_rows: app.config.max_rows },
+        history: true,
     };
-    let elapsed = started.elapsed();
-    match result {
-        Ok(()) => {
-            session.remember(&sql);
-            let rows = out
+    let sql = statement.sql.clone();
+    match session.run(statement, renewal).await {
+        Ok(ran) => {
+            let rows = ran
                 .results
                 .iter()
                 .map(|r| {
@@ -57,24 +51,34 @@ pub async fn run(door: &Door, session: &Arc<Session>, request: &Request) -> Resu
                     }
                 })
                 .sum();
-            door.recorder().record(session, "query", &sql, elapsed, Ok(Some(rows)));
-            let transaction = conn.transaction_status();
-            let mut body = result_object(out, started_at, elapsed);
-            body["transaction"] = json!(transaction);
-            if reconnected {
-                body["reconnected"] = Value::Bool(true);
-            }
-            Ok(Response::json(200, &body))
+            app.recorder().record(&session.subject(), "query", &sql, ran.elapsed, Ok(Some(rows)));
+            Ok(Response::json(200, &answer(ran, started_at)))
         }
         Err(e) => {
-            if e.is_connection_lost() {
-                *editor = None;
-            }
-            let error = ApiError::from_query(e, session.readonly);
-            door.recorder().record(session, "query", &sql, elapsed, Err(error.to_string()));
+            let error = ApiError::from_session(e, session.readonly);
+            app.recorder().record(&session.subject(), "query", &sql, started.elapsed(), Err(error.to_string()));
             Err(error)
         }
     }
+}
+
+/// The result object, the transaction state, and what a reconnect lost.
+pub(super) fn answer(ran: Ran, started_at: OffsetDateTime) -> Value {
+    let (transaction, reconnected, state_lost) = (ran.transaction, ran.reconnected, ran.state_lost);
+    let mut body = result_object(ran.results, ran.notices, started_at, ran.elapsed);
+    body["transaction"] = json!(transaction);
+    if reconnected {
+        body["reconnected"] = Value::Bool(true);
+    }
+    if !state_lost.is_empty() {
+        body["state_lost"] = json!({
+            "kinds": state_lost,
+            "message": format!(
+                "The database connection had been lost and pgdoor opened a new one; what the old one held is gone: {state_lost}. Set it up again if you need it."
+            ),
+        });
+    }
+    body
 }
 
 /// The query of a download link. pgweb's frontend opens editor downloads as
@@ -98,9 +102,13 @@ fn download_query(request: &Request, sql: String) -> String {
 
 /// pgweb's result object for the statement that matters (the last with rows,
 /// else the last), plus a summary of every statement and the notices.
-fn result_object(out: Collector, started_at: OffsetDateTime, elapsed: Duration) -> Value {
-    let statements: Vec<Value> = out
-        .results
+fn result_object(
+    results: Vec<ResultSet>,
+    notices: Vec<DbError>,
+    started_at: OffsetDateTime,
+    elapsed: Duration,
+) -> Value {
+    let statements: Vec<Value> = results
         .iter()
         .map(|r| {
             let done = r.completion.as_ref();
@@ -111,8 +119,7 @@ fn result_object(out: Collector, started_at: OffsetDateTime, elapsed: Duration) 
             })
         })
         .collect();
-    let notices = out.notices.clone();
-    let mut body = result_json(pick(out.results), started_at, elapsed);
+    let mut body = result_json(pick(results), started_at, elapsed);
     body["statements"] = json!(statements);
     body["notices"] = json!(notices);
     body

@@ -19,9 +19,10 @@ use super::error::ApiError;
 use super::export::{self, Format};
 use super::query::result_json;
 use super::sql::{TableRef, quote_ident};
-use crate::door::Door;
+use crate::app::App;
 use crate::http::{Request, Response};
-use crate::session::Session;
+use crate::pg::ResultSet;
+use crate::session::{Ran, Session};
 
 /// Planner estimates at least this large are shown instead of counting (as pgweb).
 const ESTIMATE_FROM: i64 = 100_000;
@@ -52,13 +53,13 @@ fn number(request: &Request, name: &str, default: i64) -> Result<i64, ApiError> 
 }
 
 /// Handles the rows route.
-pub async fn rows(door: &Door, session: &Session, request: &Request, raw: &str) -> Result<Response, ApiError> {
+pub async fn rows(app: &App, session: &Arc<Session>, request: &Request, raw: &str) -> Result<Response, ApiError> {
     let table = table(raw)?;
     let limit = number(request, "limit", 100)?;
     if limit < 1 {
         return Err(ApiError::BadParam("limit must be greater than 0".into()));
     }
-    let limit = limit.min(door.config.max_rows as i64);
+    let limit = limit.min(app.config.max_rows as i64);
     let offset = number(request, "offset", 0)?.max(0);
     let order = match request.param("sort_column").filter(|c| !c.is_empty()) {
         None => String::new(),
@@ -84,18 +85,24 @@ pub async fn rows(door: &Door, session: &Session, request: &Request, raw: &str) 
     let started_at = OffsetDateTime::now_utc();
     let started = Instant::now();
     let params: Vec<Option<&str>> = value.as_deref().map(Some).into_iter().collect();
+    if let Some(format) = Format::from_request(request)? {
+        // The whole table as on screen: the same filter and order, no page.
+        let all = format!("SELECT * FROM {from}{condition}{order}");
+        let params = value.into_iter().map(Some).collect();
+        return export::start(app, session, request, all, params, format, "rows").await;
+    }
     let (page, count) = if raw_where.is_some() {
-        let page = access::editor_statement(door, session, request, &select, limit as usize, "rows").await?;
+        let page = last(access::statement(app, session, request, &select, limit as usize, "rows").await?);
         let count_sql = format!("SELECT count(*) FROM {from}{condition}");
-        let count = access::editor_statement(door, session, request, &count_sql, 1, "rows").await?;
+        let count = last(access::statement(app, session, request, &count_sql, 1, "rows").await?);
         (page, (first_number(&count.rows), false))
     } else {
         let started = Instant::now();
-        let page = access::meta_query(door, session, request, &select, &params).await;
+        let page = access::catalog(app, session, request, &select, &params).await;
         let rows = page.as_ref().map(|p| Some(p.rows_seen)).map_err(ToString::to_string);
-        door.recorder().record(session, "rows", &select, started.elapsed(), rows);
+        app.recorder().record(&session.subject(), "rows", &select, started.elapsed(), rows);
         let page = page?;
-        let count = row_count(door, session, request, &table, &condition, &params).await?;
+        let count = row_count(app, session, request, &table, &condition, &params).await?;
         (page, count)
     };
     let elapsed = started.elapsed();
@@ -128,7 +135,7 @@ fn structured_filter(request: &Request) -> Result<(Option<String>, Option<String
 
 /// The planner's estimate for a big unfiltered table (flagged `true`), else an exact count.
 async fn row_count(
-    door: &Door,
+    app: &App,
     session: &Session,
     request: &Request,
     table: &TableRef,
@@ -136,8 +143,8 @@ async fn row_count(
     params: &[Option<&str>],
 ) -> Result<(i64, bool), ApiError> {
     if condition.is_empty() {
-        let estimate = access::meta_query(
-            door,
+        let estimate = access::catalog(
+            app,
             session,
             request,
             "SELECT c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
@@ -150,7 +157,12 @@ async fn row_count(
         }
     }
     let sql = format!("SELECT count(*) FROM {}{condition}", table.quoted());
-    Ok((first_number(&access::meta_query(door, session, request, &sql, params).await?.rows), false))
+    Ok((first_number(&access::catalog(app, session, request, &sql, params).await?.rows), false))
+}
+
+/// The result set that matters of a single statement.
+fn last(ran: Ran) -> ResultSet {
+    ran.results.into_iter().next_back().unwrap_or_default()
 }
 
 fn first_number(rows: &[Vec<Value>]) -> i64 {
@@ -159,7 +171,7 @@ fn first_number(rows: &[Vec<Value>]) -> i64 {
 
 /// `explain` and `analyze`: the statement under EXPLAIN (ANALYZE), as typed SQL.
 pub async fn explain(
-    door: &Door,
+    app: &App,
     session: &Arc<Session>,
     request: &Request,
     analyze: bool,
@@ -168,12 +180,11 @@ pub async fn explain(
     let prefix = if analyze { "EXPLAIN ANALYZE " } else { "EXPLAIN " };
     let statement = format!("{prefix}{sql}");
     if let Some(format) = Format::from_request(request)? {
-        return export::start(door, session, request, statement, format).await;
+        return export::start(app, session, request, statement, Vec::new(), format, "export").await;
     }
     let started_at = OffsetDateTime::now_utc();
     let started = Instant::now();
     let kind = if analyze { "analyze" } else { "explain" };
-    let plan = access::editor_statement(door, session, request, &statement, door.config.max_rows, kind).await?;
-    session.remember(&statement);
+    let plan = last(access::statement(app, session, request, &statement, app.config.max_rows, kind).await?);
     Ok(Response::json(200, &result_json(plan, started_at, started.elapsed())))
 }

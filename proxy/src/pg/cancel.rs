@@ -1,17 +1,16 @@
 //! Cancelling a running statement: a CancelRequest over a fresh socket, with
 //! the same transport (and TLS) as the connection it belongs to.
 
-use std::future::Future;
 use std::time::Duration;
 
 use postgres_protocol::message::frontend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::config::SslMode;
-use super::connect::{Target, negotiate_tls, open};
 use super::error::Error;
+use super::socket::{Target, open};
 use super::stream::Stream;
-use super::tls::TlsSetup;
+use super::tls::{TlsSetup, negotiate_tls};
 
 /// How long a cancel request may take before it is given up.
 const CANCEL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -71,26 +70,5 @@ impl CancelToken {
             }
         }
         Ok(())
-    }
-
-    /// Runs `query`; if it is not done within `limit` (when there is one),
-    /// cancels it on the server, waits for it to end and reports [`Error::Timeout`].
-    pub async fn run_with_timeout<T>(
-        &self,
-        limit: Option<Duration>,
-        query: impl Future<Output = Result<T, Error>>,
-    ) -> Result<T, Error> {
-        let Some(limit) = limit else { return query.await };
-        tokio::pin!(query);
-        tokio::select! {
-            result = &mut query => result,
-            () = tokio::time::sleep(limit) => {
-                self.cancel().await?;
-                match query.await {
-                    Err(e) if e.code() == Some("57014") => Err(Error::Timeout(limit)),
-                    other => other,
-                }
-            }
-        }
     }
 }

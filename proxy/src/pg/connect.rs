@@ -4,23 +4,20 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use super::auth::{self, AuthMethod};
+use super::auth;
 use super::cancel::CancelToken;
-use super::config::{Config, Host, SslMode};
-use super::connection::Connection;
+use super::config::{Config, SslMode};
+use super::connection::{Connection, ConnectionInfo};
 use super::error::{DbError, Error};
 use super::framed::Framed;
+use super::socket::{Target, open, targets};
 use super::stream::Stream;
-use super::tls::{self, TlsInfo, TlsSetup};
+use super::tls::{TlsSetup, negotiate_tls};
 
 /// Settings of the client itself, beside the connection string.
 #[derive(Debug, Clone)]
@@ -34,36 +31,6 @@ impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions { max_message_size: 64 * 1024 * 1024 }
     }
-}
-
-/// Where one connection attempt goes.
-#[derive(Debug, Clone)]
-pub(crate) enum Target {
-    Tcp(SocketAddr),
-    #[cfg_attr(not(unix), allow(dead_code))]
-    Unix(PathBuf),
-}
-
-impl std::fmt::Display for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Target::Tcp(addr) => write!(f, "{addr}"),
-            Target::Unix(path) => write!(f, "{}", path.display()),
-        }
-    }
-}
-
-/// How a connection was made, for diagnostics (`pgdoor check`, the UI).
-#[derive(Debug, Clone)]
-pub struct ConnectionInfo {
-    /// The address actually used.
-    pub address: String,
-    /// TLS parameters, `None` for plaintext.
-    pub tls: Option<TlsInfo>,
-    /// The authentication method used.
-    pub auth: AuthMethod,
-    /// Time from the first packet to ReadyForQuery.
-    pub connect_time: Duration,
 }
 
 /// Opens a connection with the default [`ClientOptions`].
@@ -85,7 +52,7 @@ pub async fn connect_with(config: &Config, options: &ClientOptions) -> Result<Co
 async fn connect_any(config: &Config, options: &ClientOptions) -> Result<Connection, Error> {
     let tls = TlsSetup::new(config)?;
     let mut last_error = None;
-    for target in resolve(config).await? {
+    for target in targets(config).await? {
         match connect_target(config, options, target, tls.as_ref()).await {
             Err(e @ Error::Connect { .. }) => last_error = Some(e),
             other => return other,
@@ -95,21 +62,6 @@ async fn connect_any(config: &Config, options: &ClientOptions) -> Result<Connect
         host: config.host.to_string(),
         source: io::Error::new(io::ErrorKind::NotFound, "no addresses"),
     }))
-}
-
-async fn resolve(config: &Config) -> Result<Vec<Target>, Error> {
-    match &config.host {
-        Host::Unix(dir) => Ok(vec![Target::Unix(dir.join(format!(".s.PGSQL.{}", config.port)))]),
-        Host::Tcp(name) => {
-            if let Ok(ip) = name.parse::<IpAddr>() {
-                return Ok(vec![Target::Tcp(SocketAddr::new(ip, config.port))]);
-            }
-            let addrs = tokio::net::lookup_host((name.as_str(), config.port))
-                .await
-                .map_err(|source| Error::Dns { host: name.clone(), source })?;
-            Ok(addrs.map(Target::Tcp).collect())
-        }
-    }
 }
 
 /// Applies the sslmode's order of attempts: `allow` tries plaintext then TLS,
@@ -156,67 +108,6 @@ async fn attempt(
     let info = ConnectionInfo { address: target.to_string(), tls: tls_info, auth, connect_time: started.elapsed() };
     let cancel = CancelToken::new(target.clone(), used_tls, pid, secret);
     Ok(Connection::new(framed, params, cancel, info))
-}
-
-/// Opens the socket, with TCP_NODELAY (Nagle would add ~40 ms to small exchanges).
-pub(crate) async fn open(target: &Target) -> Result<Stream, Error> {
-    let failed = |source| Error::Connect { addr: target.to_string(), source };
-    match target {
-        Target::Tcp(addr) => {
-            let tcp = TcpStream::connect(addr).await.map_err(failed)?;
-            tcp.set_nodelay(true).map_err(failed)?;
-            Ok(Stream::Tcp(tcp))
-        }
-        #[cfg(unix)]
-        Target::Unix(path) => Ok(Stream::Unix(tokio::net::UnixStream::connect(path).await.map_err(failed)?)),
-        #[cfg(not(unix))]
-        Target::Unix(_) => Err(failed(io::Error::other("Unix sockets are not available here"))),
-    }
-}
-
-/// Sends SSLRequest and, on 'S', runs the handshake. On 'N' the connection
-/// goes on in plaintext unless the sslmode requires TLS.
-pub(crate) async fn negotiate_tls(
-    mut tcp: TcpStream,
-    tls: &TlsSetup,
-    sslmode: SslMode,
-) -> Result<(Stream, Option<TlsInfo>, Option<Vec<u8>>), Error> {
-    let mut buf = bytes::BytesMut::with_capacity(8);
-    frontend::ssl_request(&mut buf);
-    tcp.write_all(&buf).await.map_err(Error::lost)?;
-    // Exactly one byte: anything after 'S' belongs to the TLS handshake.
-    match tcp.read_u8().await.map_err(Error::lost)? {
-        b'S' => {}
-        b'N' if sslmode <= SslMode::Prefer => return Ok((Stream::Tcp(tcp), None, None)),
-        b'N' => return Err(Error::TlsRefused(sslmode)),
-        other => return Err(Error::protocol(format!("unexpected answer {other:#x} to SSLRequest"))),
-    }
-    let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
-    let stream = connector.connect(tls.server_name.clone(), tcp).await.map_err(handshake_error)?;
-    let (_, session) = stream.get_ref();
-    let info = TlsInfo::from_connection(session, tls.verification);
-    let hash =
-        session.peer_certificates().and_then(|certs| certs.first()).and_then(|leaf| tls::server_end_point_hash(leaf));
-    Ok((Stream::Tls(Box::new(stream)), Some(info), hash))
-}
-
-/// Separates certificate rejections from other handshake failures.
-fn handshake_error(e: io::Error) -> Error {
-    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-        Some(rustls::Error::InvalidCertificate(cert)) => Error::Certificate(describe_certificate_error(cert)),
-        Some(other) => Error::TlsHandshake(other.to_string()),
-        None => Error::TlsHandshake(e.to_string()),
-    }
-}
-
-fn describe_certificate_error(e: &rustls::CertificateError) -> String {
-    match e {
-        rustls::CertificateError::UnknownIssuer => "it is not signed by a CA in sslrootcert (unknown issuer)".into(),
-        rustls::CertificateError::NotValidForName | rustls::CertificateError::NotValidForNameContext { .. } => {
-            format!("it does not name the host this connection uses ({e})")
-        }
-        other => format!("{other}"),
-    }
 }
 
 fn startup(framed: &mut Framed, config: &Config) -> Result<(), Error> {

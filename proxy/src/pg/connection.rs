@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::ops::Range;
 use std::task::Poll;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use fallible_iterator::FallibleIterator;
 use postgres_protocol::IsNull;
@@ -15,12 +15,26 @@ use postgres_protocol::message::backend::{Message, RowDescriptionBody};
 use postgres_protocol::message::frontend::{self, BindError};
 use tokio::io::AsyncWriteExt;
 
+use super::auth::AuthMethod;
 use super::cancel::CancelToken;
-use super::connect::ConnectionInfo;
 use super::error::{DbError, Error};
 use super::framed::Framed;
 use super::query::{Column, Completion, Row, Sink, SinkError};
 use super::stream::Stream;
+use super::tls::TlsInfo;
+
+/// How a connection was made, for diagnostics (`pgdoor check`, the UI).
+#[derive(Debug, Clone)]
+pub struct ConnectionInfo {
+    /// The address actually used.
+    pub address: String,
+    /// TLS parameters, `None` for plaintext.
+    pub tls: Option<TlsInfo>,
+    /// The authentication method used.
+    pub auth: AuthMethod,
+    /// Time from the first packet to ReadyForQuery.
+    pub connect_time: Duration,
+}
 
 /// Transaction state reported by the server after every request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -97,6 +111,11 @@ impl Connection {
         self.broken.is_some()
     }
 
+    /// Why the connection was lost, once it is.
+    pub fn lost_reason(&self) -> Option<String> {
+        self.broken.clone()
+    }
+
     /// Runs SQL text with the simple protocol: any number of statements, each
     /// with its own result set. The text is one implicit transaction unless it
     /// manages its own. On a server error the rows and completions already
@@ -109,30 +128,42 @@ impl Connection {
         self.read_results(sink).await
     }
 
-    /// Runs one statement inside its own `BEGIN READ ONLY` ... `COMMIT`, all in
-    /// one round trip. The statement goes through the extended protocol, which
-    /// takes exactly one statement, so nothing in the text can end the
-    /// read-only transaction and then write: `COMMIT; INSERT ...` is refused by
-    /// the server (42601), and `SET TRANSACTION READ WRITE`,
-    /// `SET default_transaction_read_only` or `RESET ALL` can only affect a
-    /// transaction that ends with the statement. COMMIT keeps `SET`s.
-    pub async fn query_read_only<S: Sink>(&mut self, sql: &str, sink: &mut S) -> Result<(), Error> {
+    /// Runs one statement read-only, all in one round trip. Outside a
+    /// transaction it runs in its own `BEGIN READ ONLY` ... `COMMIT` (COMMIT
+    /// keeps `SET`s); inside one, in a savepoint made read-only and rolled
+    /// back afterwards, so the transaction around it is left as it was. The
+    /// statement goes through the extended protocol, which takes exactly one
+    /// statement, so nothing in the text can end the read-only transaction
+    /// and then write: `COMMIT; INSERT ...` is refused by the server (42601),
+    /// and `SET TRANSACTION READ WRITE`, `SET default_transaction_read_only`
+    /// or `RESET ALL` can only affect a transaction that ends with it.
+    pub async fn query_read_only<S: Sink>(
+        &mut self,
+        sql: &str,
+        params: &[Option<&str>],
+        sink: &mut S,
+    ) -> Result<(), Error> {
         no_nul(sql)?;
         self.ready().await?;
-        // Inside an open transaction BEGIN would only warn, and the statement
-        // would run writable: end it first.
-        let mut replies = 3;
-        if self.status != TransactionStatus::Idle {
-            frontend::query("ROLLBACK", &mut self.framed.wbuf).map_err(Error::protocol)?;
-            replies += 1;
+        let (before, after): (&[&str], &[&str]) = match self.status {
+            TransactionStatus::Idle => (&["BEGIN READ ONLY"], &["COMMIT"]),
+            _ => (
+                &["SAVEPOINT pgdoor_read_only", "SET TRANSACTION READ ONLY"],
+                &["ROLLBACK TO SAVEPOINT pgdoor_read_only", "RELEASE SAVEPOINT pgdoor_read_only"],
+            ),
+        };
+        for step in before {
+            frontend::query(step, &mut self.framed.wbuf).map_err(Error::protocol)?;
         }
-        frontend::query("BEGIN READ ONLY", &mut self.framed.wbuf).map_err(Error::protocol)?;
-        self.extended(sql, &[])?;
-        frontend::query("COMMIT", &mut self.framed.wbuf).map_err(Error::protocol)?;
-        self.send(replies).await?;
+        self.extended(sql, params)?;
+        for step in after {
+            frontend::query(step, &mut self.framed.wbuf).map_err(Error::protocol)?;
+        }
+        let tail = after.len() as u32;
+        self.send(before.len() as u32 + 1 + tail).await?;
         let mut result = Ok(());
-        // The ROLLBACK (if sent) and BEGIN, until the statement's and COMMIT's replies are left.
-        while self.pending > 2 {
+        // The steps before, until the statement's and the closing steps' replies are left.
+        while self.pending > tail + 1 {
             let step = self.read_results(&mut Discard).await;
             if self.broken.is_some() {
                 return step;
@@ -144,8 +175,12 @@ impl Connection {
             // A failed sink already drained the rest; a lost connection has none.
             return result.and(ran);
         }
-        let committed = self.read_results(&mut Discard).await;
-        result.and(ran).and(committed)
+        let mut result = result.and(ran);
+        while self.pending > 0 && self.broken.is_none() {
+            let step = self.read_results(&mut Discard).await;
+            result = result.and(step);
+        }
+        result
     }
 
     /// True when the connection is usable as far as can be told without a

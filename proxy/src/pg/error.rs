@@ -84,9 +84,6 @@ pub enum Error {
     /// the query was cancelled and the connection stays usable.
     #[error("result consumer failed: {0}")]
     Sink(Box<dyn std::error::Error + Send + Sync>),
-    /// The statement ran longer than the allowed time and was cancelled on the server.
-    #[error("the query was cancelled after {} s (query timeout)", .0.as_secs_f64())]
-    Timeout(Duration),
 }
 
 impl Error {
@@ -117,7 +114,7 @@ impl Error {
             Error::Db(e) if e.code.starts_with("28") => "authentication",
             Error::Db(e) if e.code == "3D000" => "database",
             Error::Db(_) | Error::Lost(_) | Error::MessageTooLarge { .. } | Error::Protocol(_) => "startup",
-            Error::Sink(_) | Error::Timeout(_) | Error::NulInSql => "query",
+            Error::Sink(_) | Error::NulInSql => "query",
         }
     }
 

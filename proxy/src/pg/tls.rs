@@ -17,8 +17,13 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use sha2::Digest;
 
+use postgres_protocol::message::frontend;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
 use super::config::{Config, Host, RootCert, SslMode};
 use super::error::Error;
+use super::stream::Stream;
 
 /// How the server's certificate is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,5 +264,49 @@ impl TlsInfo {
             cipher: name(conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite()))),
             verification,
         }
+    }
+}
+
+/// Sends SSLRequest and, on 'S', runs the handshake. On 'N' the connection
+/// goes on in plaintext unless the sslmode requires TLS.
+pub(crate) async fn negotiate_tls(
+    mut tcp: TcpStream,
+    tls: &TlsSetup,
+    sslmode: SslMode,
+) -> Result<(Stream, Option<TlsInfo>, Option<Vec<u8>>), Error> {
+    let mut buf = bytes::BytesMut::with_capacity(8);
+    frontend::ssl_request(&mut buf);
+    tcp.write_all(&buf).await.map_err(Error::lost)?;
+    // Exactly one byte: anything after 'S' belongs to the TLS handshake.
+    match tcp.read_u8().await.map_err(Error::lost)? {
+        b'S' => {}
+        b'N' if sslmode <= SslMode::Prefer => return Ok((Stream::Tcp(tcp), None, None)),
+        b'N' => return Err(Error::TlsRefused(sslmode)),
+        other => return Err(Error::protocol(format!("unexpected answer {other:#x} to SSLRequest"))),
+    }
+    let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+    let stream = connector.connect(tls.server_name.clone(), tcp).await.map_err(handshake_error)?;
+    let (_, session) = stream.get_ref();
+    let info = TlsInfo::from_connection(session, tls.verification);
+    let hash = session.peer_certificates().and_then(|certs| certs.first()).and_then(|leaf| server_end_point_hash(leaf));
+    Ok((Stream::Tls(Box::new(stream)), Some(info), hash))
+}
+
+/// Separates certificate rejections from other handshake failures.
+fn handshake_error(e: std::io::Error) -> Error {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::InvalidCertificate(cert)) => Error::Certificate(describe_certificate_error(cert)),
+        Some(other) => Error::TlsHandshake(other.to_string()),
+        None => Error::TlsHandshake(e.to_string()),
+    }
+}
+
+fn describe_certificate_error(e: &rustls::CertificateError) -> String {
+    match e {
+        rustls::CertificateError::UnknownIssuer => "it is not signed by a CA in sslrootcert (unknown issuer)".into(),
+        rustls::CertificateError::NotValidForName | rustls::CertificateError::NotValidForNameContext { .. } => {
+            format!("it does not name the host this connection uses ({e})")
+        }
+        other => format!("{other}"),
     }
 }

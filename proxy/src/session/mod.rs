@@ -1,22 +1,40 @@
-//! Sessions: one per browser tab, created only by `/connect`, each holding a
-//! stateful connection for the person's SQL and, once needed, a second one
-//! for catalog reads so the sidebar stays live while a long query runs.
+//! The session service: one session per browser tab, created only by
+//! `/connect`. A [`Session`] is a handle; one task per session owns its
+//! editor and catalog connections (see `task.rs`), and the handle's methods
+//! send it requests and await the answers. The [`Connector`] turns a
+//! resource into a connection's settings; the [`Registry`] holds the live
+//! sessions and their limits; the [`Reaper`] ends them.
 
+mod connector;
 mod id;
 mod reaper;
 mod registry;
+mod state;
+mod task;
+mod work;
 
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
 
-use crate::pg::{CancelToken, Connection};
-
+use crate::observe::Subject;
+use crate::pg::{CancelToken, Connection, ResultSet};
+pub use connector::{BackendDefaults, ConnectError, Connector, Grant};
 pub use id::{BindingKey, SessionId, short_hash};
 pub use reaper::Reaper;
 pub use registry::{LimitError, Registry};
+pub use state::StateKinds;
+pub use task::Limits;
+use task::{CatalogRead, Command, Task};
+pub use work::{CHUNK, Loss, LossCause, Mode, Output, Ran, RowEncoder, SessionError, Statement, humanize};
+
+/// The most statements kept in a session's history.
+const HISTORY: usize = 500;
 
 /// One statement from this session's history.
 #[derive(Debug, Clone, Serialize)]
@@ -27,7 +45,19 @@ pub struct HistoryEntry {
     pub timestamp: String,
 }
 
-/// A live session.
+/// What a new session starts with.
+pub struct NewSession {
+    /// Resource name.
+    pub resource: String,
+    /// Who opened it (the identity header's value).
+    pub identity: Option<String>,
+    /// What the credential allows.
+    pub grant: Grant,
+    /// Browser binding.
+    pub binding: Option<BindingKey>,
+}
+
+/// A live session: a handle to the task that owns its connections.
 pub struct Session {
     /// Its id.
     pub id: SessionId,
@@ -43,55 +73,138 @@ pub struct Session {
     pub readonly: bool,
     /// A name for the UI.
     pub label: Option<String>,
-    /// The connection for the person's SQL; `None` after it was closed
-    /// (credential expired), until the next request reconnects.
-    pub editor: Arc<tokio::sync::Mutex<Option<Connection>>>,
-    /// The connection for catalog reads, opened on first use.
-    pub meta: tokio::sync::Mutex<Option<Connection>>,
-    editor_cancel: Mutex<Option<CancelToken>>,
-    expires_at: Mutex<Option<OffsetDateTime>>,
-    created: Instant,
-    last_used: Mutex<Instant>,
-    history: Mutex<Vec<HistoryEntry>>,
+    commands: mpsc::Sender<Command>,
+    shared: Arc<Shared>,
 }
 
-/// What a new session starts with.
-pub struct NewSession {
-    /// Resource name.
-    pub resource: String,
-    /// Database name.
-    pub database: String,
-    /// Identity header value.
-    pub identity: Option<String>,
-    /// Read-only.
-    pub readonly: bool,
-    /// Label.
-    pub label: Option<String>,
-    /// Credential expiry.
-    pub expires_at: Option<OffsetDateTime>,
-    /// Browser binding.
-    pub binding: Option<BindingKey>,
+/// What the task and the handles both see.
+struct Shared {
+    short_hash: String,
+    created: Instant,
+    last_used: Mutex<Instant>,
+    /// The person's statement running now, for `/api/cancel`.
+    running: Mutex<Option<CancelToken>>,
+    /// The editor connection's server process, 0 when it is closed.
+    editor_pid: AtomicI32,
+    expires_at: Mutex<Option<OffsetDateTime>>,
+    history: Mutex<VecDeque<HistoryEntry>>,
+    closed: AtomicBool,
+}
+
+impl Shared {
+    fn touch(&self) {
+        *lock(&self.last_used) = Instant::now();
+    }
+
+    fn set_running(&self, token: Option<CancelToken>) {
+        *lock(&self.running) = token;
+    }
+
+    fn running(&self) -> Option<CancelToken> {
+        lock(&self.running).clone()
+    }
+
+    fn set_editor_pid(&self, pid: Option<i32>) {
+        self.editor_pid.store(pid.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    fn editor_pid(&self) -> Option<i32> {
+        Some(self.editor_pid.load(Ordering::Relaxed)).filter(|pid| *pid != 0)
+    }
+
+    fn renewed(&self, expires_at: Option<OffsetDateTime>) {
+        *lock(&self.expires_at) = expires_at;
+    }
+
+    fn closed(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+
+    fn remember(&self, query: &str) {
+        let timestamp =
+            OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        let mut history = lock(&self.history);
+        if history.len() == HISTORY {
+            history.pop_front();
+        }
+        history.push_back(HistoryEntry { query: query.to_owned(), timestamp });
+    }
 }
 
 impl Session {
-    /// A session around an open editor connection.
-    pub fn new(fields: NewSession, editor: Connection) -> Self {
+    /// Starts the task for a session around its first editor connection.
+    pub fn start(fields: NewSession, editor: Connection, connector: Arc<Connector>, limits: Limits) -> Arc<Session> {
+        let id = SessionId::random();
         let now = Instant::now();
-        Session {
-            id: SessionId::random(),
-            binding: fields.binding,
-            resource: fields.resource,
-            database: fields.database,
-            identity: fields.identity,
-            readonly: fields.readonly,
-            label: fields.label,
-            editor_cancel: Mutex::new(Some(editor.cancel_token().clone())),
-            editor: Arc::new(tokio::sync::Mutex::new(Some(editor))),
-            meta: tokio::sync::Mutex::new(None),
-            expires_at: Mutex::new(fields.expires_at),
+        let shared = Arc::new(Shared {
+            short_hash: id.short_hash(),
             created: now,
             last_used: Mutex::new(now),
-            history: Mutex::new(Vec::new()),
+            running: Mutex::new(None),
+            editor_pid: AtomicI32::new(0),
+            expires_at: Mutex::new(fields.grant.expires_at),
+            history: Mutex::new(VecDeque::new()),
+            closed: AtomicBool::new(false),
+        });
+        let (commands, receiver) = mpsc::channel(16);
+        let session = Session {
+            id,
+            binding: fields.binding,
+            resource: fields.resource,
+            database: fields.grant.config.dbname.clone(),
+            identity: fields.identity,
+            readonly: fields.grant.readonly,
+            label: fields.grant.label.clone(),
+            commands,
+            shared: shared.clone(),
+        };
+        tokio::spawn(Task::new(receiver, shared, connector, limits, fields.grant, editor).run());
+        Arc::new(session)
+    }
+
+    /// Runs the person's SQL on the editor connection. `renewal` replaces an
+    /// expired credential first. Dropping the future before it resolves
+    /// cancels the statement on the server.
+    pub async fn run(&self, statement: Statement, renewal: Option<Grant>) -> Result<Ran, SessionError> {
+        self.touch();
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Run { statement, renewal, reply }).await?;
+        answer.await.map_err(|_| SessionError::Ended)?
+    }
+
+    /// Runs one of pgdoor's own reads (names bound as parameters) on the
+    /// catalog connection.
+    pub async fn catalog(
+        &self,
+        sql: impl Into<String>,
+        params: &[Option<&str>],
+        renewal: Option<Grant>,
+    ) -> Result<ResultSet, SessionError> {
+        self.touch();
+        let (reply, answer) = oneshot::channel();
+        let params = params.iter().map(|p| p.map(str::to_owned)).collect();
+        self.send(Command::Catalog { read: CatalogRead { sql: sql.into(), params, reply }, renewal }).await?;
+        answer.await.map_err(|_| SessionError::Ended)?
+    }
+
+    async fn send(&self, command: Command) -> Result<(), SessionError> {
+        self.commands.send(command).await.map_err(|_| SessionError::Ended)
+    }
+
+    /// Cancels the person's running statement, if any.
+    pub async fn cancel(&self) -> bool {
+        match self.shared.running() {
+            Some(token) => token.cancel().await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// Ends the session: what runs is cancelled (and its server process
+    /// ended after [`CANCEL_GRACE`]), both connections get Terminate.
+    pub async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.send(Command::Close { done }).await.is_ok() {
+            let _ = closed.await;
         }
     }
 
@@ -106,87 +219,50 @@ impl Session {
 
     /// Marks the session as used now.
     pub fn touch(&self) {
-        *lock(&self.last_used) = Instant::now();
+        self.shared.touch();
     }
 
-    /// Time since the last request.
+    /// Time since the last request ended; zero while a statement runs.
     pub fn idle_for(&self) -> Duration {
-        lock(&self.last_used).elapsed()
+        if self.shared.running().is_some() {
+            return Duration::ZERO;
+        }
+        lock(&self.shared.last_used).elapsed()
     }
 
     /// Time since `/connect`.
     pub fn age(&self) -> Duration {
-        self.created.elapsed()
+        self.shared.created.elapsed()
     }
 
     /// True once the credential's `expires_at` has passed.
     pub fn credential_expired(&self) -> bool {
-        lock(&self.expires_at).is_some_and(|at| at <= OffsetDateTime::now_utc())
-    }
-
-    /// Records a new credential's expiry after a reconnect.
-    pub fn renewed(&self, expires_at: Option<OffsetDateTime>) {
-        *lock(&self.expires_at) = expires_at;
-    }
-
-    /// Records the cancel key of a newly opened editor connection.
-    pub fn editor_opened(&self, editor: &Connection) {
-        *lock(&self.editor_cancel) = Some(editor.cancel_token().clone());
+        lock(&self.shared.expires_at).is_some_and(|at| at <= OffsetDateTime::now_utc())
     }
 
     /// The server process id of the editor connection, when it is open.
     pub fn editor_pid(&self) -> Option<i32> {
-        lock(&self.editor_cancel).as_ref().map(CancelToken::process_id)
+        self.shared.editor_pid()
     }
 
-    /// Cancels the statement running on the editor connection, if any.
-    pub async fn cancel(&self) -> bool {
-        let token = lock(&self.editor_cancel).clone();
-        match token {
-            Some(token) => token.cancel().await.is_ok(),
-            None => false,
-        }
+    /// True while the person's statement runs.
+    pub fn is_running(&self) -> bool {
+        self.shared.running().is_some()
     }
 
-    /// Appends to the history.
-    pub fn remember(&self, query: &str) {
-        let timestamp =
-            OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-        lock(&self.history).push(HistoryEntry { query: query.to_owned(), timestamp });
+    /// True once the session was closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Relaxed)
+    }
+
+    /// Who and what the audit log names for this session's statements.
+    pub fn subject(&self) -> Subject<'_> {
+        Subject { identity: self.identity.as_deref(), resource: &self.resource, database: &self.database }
     }
 
     /// The history, oldest first.
     pub fn history(&self) -> Vec<HistoryEntry> {
-        lock(&self.history).clone()
-    }
-
-    /// Closes both connections: cancels what runs, waits for it, sends Terminate.
-    pub async fn close(&self) {
-        self.close_after(Duration::ZERO).await;
-    }
-
-    /// Closes both connections once the running statement has finished,
-    /// cancelling it if that takes longer than `patience`.
-    pub async fn close_after(&self, patience: Duration) {
-        let mut editor = match tokio::time::timeout(patience, self.editor.lock()).await {
-            Ok(editor) => editor,
-            Err(_) => {
-                self.cancel().await;
-                self.editor.lock().await
-            }
-        };
-        if let Some(conn) = editor.take() {
-            conn.close().await;
-        }
-        if let Some(conn) = self.meta.lock().await.take() {
-            conn.close().await;
-        }
-    }
-
-    /// Closes the connections but keeps the session: the next request reconnects.
-    pub async fn drop_connections(&self) {
-        self.close().await;
-        *lock(&self.editor_cancel) = None;
+        lock(&self.shared.history).iter().cloned().collect()
     }
 }
 

@@ -1,5 +1,6 @@
-//! The background task that closes expired sessions cleanly, drops
-//! connections whose credential expired, and closes everything at shutdown.
+//! The background task that ends sessions idle or alive too long, and every
+//! session at shutdown. Sessions close concurrently, each within its own
+//! deadline, so one stuck statement delays only its own session.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,8 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
+use tokio::task::JoinSet;
 
-use super::Registry;
+use super::{Registry, Session};
 
 /// Runs as a pingora background service.
 pub struct Reaper {
@@ -30,18 +32,24 @@ impl Reaper {
         (shortest / 4).clamp(Duration::from_millis(250), Duration::from_secs(30))
     }
 
-    async fn sweep(&self) {
+    fn sweep(&self) {
         for session in self.registry.take_expired(self.idle_timeout, self.lifetime) {
             tracing::info!(session = %session.id.short_hash(), "session expired and closed");
-            session.close().await;
+            // Each closes on its own task: a stuck one holds up nobody.
+            tokio::spawn(async move { session.close().await });
         }
-        for session in self.registry.with_expired_credentials() {
-            let open = session.editor.try_lock().is_ok_and(|editor| editor.is_some());
-            if open {
-                tracing::info!(session = %session.id.short_hash(), "credential expired: connections closed until the next request");
-                session.drop_connections().await;
-            }
-        }
+    }
+}
+
+/// Closes sessions concurrently; returns once all are closed or `deadline` passed.
+async fn close_all(sessions: Vec<Arc<Session>>, deadline: Duration) {
+    let mut closing = JoinSet::new();
+    for session in sessions {
+        closing.spawn(async move { session.close().await });
+    }
+    let all = async { while closing.join_next().await.is_some() {} };
+    if tokio::time::timeout(deadline, all).await.is_err() {
+        tracing::warn!("some sessions did not close in time");
     }
 }
 
@@ -51,18 +59,22 @@ impl BackgroundService for Reaper {
         let mut ticker = tokio::time::interval(self.tick());
         loop {
             tokio::select! {
-                _ = ticker.tick() => self.sweep().await,
+                _ = ticker.tick() => self.sweep(),
                 _ = shutdown.changed() => break,
             }
         }
-        // Requests in flight finish first: each session closes when its statement is done.
-        let sessions = self.registry.drain();
-        tracing::info!(sessions = sessions.len(), "shutting down: closing sessions as their statements finish");
-        let deadline = tokio::time::Instant::now() + self.grace_period.saturating_sub(Duration::from_millis(500));
-        for session in sessions {
-            let patience = deadline.saturating_duration_since(tokio::time::Instant::now());
-            session.close_after(patience).await;
+        if self.registry.is_empty() {
+            return;
         }
+        // Statements in flight get the grace period to finish; then what
+        // still runs is cancelled, and ended if it ignores the cancel.
+        let patience = tokio::time::Instant::now() + self.grace_period.saturating_sub(Duration::from_millis(500));
+        while self.registry.any_running() && tokio::time::Instant::now() < patience {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let sessions = self.registry.drain();
+        tracing::info!(sessions = sessions.len(), "shutting down: closing sessions");
+        close_all(sessions, Duration::from_millis(1500)).await;
         tracing::info!("all sessions closed");
     }
 }

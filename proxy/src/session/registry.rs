@@ -79,6 +79,11 @@ impl Registry {
         lock(&self.sessions).len()
     }
 
+    /// True when no session is open.
+    pub fn is_empty(&self) -> bool {
+        lock(&self.sessions).is_empty()
+    }
+
     /// Removes and returns the sessions idle or alive for too long.
     pub fn take_expired(&self, idle: Option<Duration>, lifetime: Option<Duration>) -> Vec<Arc<Session>> {
         let mut sessions = lock(&self.sessions);
@@ -90,9 +95,9 @@ impl Registry {
         expired.iter().filter_map(|id| sessions.remove(id)).collect()
     }
 
-    /// Sessions whose credential has expired (they stay; their connections go).
-    pub fn with_expired_credentials(&self) -> Vec<Arc<Session>> {
-        lock(&self.sessions).values().filter(|s| s.credential_expired()).cloned().collect()
+    /// True while any session runs a statement.
+    pub fn any_running(&self) -> bool {
+        lock(&self.sessions).values().any(|s| s.is_running())
     }
 
     /// Removes and returns every session (at shutdown).

@@ -115,11 +115,13 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
-/// One browser: a cookie jar of one binding cookie, and the tab's session.
+/// One browser behind a gateway: a cookie jar of one binding cookie, the
+/// tab's session, and the identity headers the gateway adds to every request.
 pub struct Browser {
     pub base: String,
     pub cookie: Option<String>,
     pub session: Option<String>,
+    pub gateway: Vec<(String, String)>,
     client: reqwest::Client,
 }
 
@@ -133,12 +135,14 @@ pub struct Answer {
 impl Browser {
     /// A fresh browser for `base` (including any prefix).
     pub fn new(base: &str) -> Browser {
-        Browser { base: base.to_owned(), cookie: None, session: None, client: client() }
+        Browser { base: base.to_owned(), cookie: None, session: None, gateway: Vec::new(), client: client() }
     }
 
-    /// Follows `/connect/<resource>` with gateway headers; on 302 keeps the
-    /// cookie and session. Returns the raw response either way.
+    /// Follows `/connect/<resource>` with gateway headers, which the gateway
+    /// then adds to every later request too; on 302 keeps the cookie and
+    /// session. Returns the raw response either way.
     pub async fn connect(&mut self, resource: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        self.gateway = headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
         let mut request = self.client.get(format!("{}/connect/{resource}", self.base));
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -179,6 +183,9 @@ impl Browser {
     }
 
     async fn send(&self, mut request: reqwest::RequestBuilder) -> Answer {
+        for (name, value) in &self.gateway {
+            request = request.header(name, value);
+        }
         if let Some(session) = &self.session {
             request = request.header("x-session-id", session);
         }

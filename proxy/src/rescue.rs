@@ -1,0 +1,164 @@
+//! The one rescue point: every error a handler returns becomes an HTTP
+//! answer here. pgweb's `{"error": "...", "status": N}` with the fitting
+//! status, a `code` for machines, and for SQL errors every field of the
+//! server's error; a readable page instead where a person navigated.
+
+use pgdoor_resolver::ResolveError;
+use serde_json::{Value, json};
+
+use crate::api::ApiError;
+use crate::http::{Request, Response};
+use crate::page;
+use crate::session::ConnectError;
+
+/// The JSON answer for an API error.
+pub fn api(error: &ApiError) -> Response {
+    let status = api_status(error);
+    let message = match error {
+        ApiError::Reconnect(e) => connect_message(e),
+        other => other.to_string(),
+    };
+    let mut body = json!({"error": message, "status": status, "code": api_code(error)});
+    match error {
+        ApiError::Sql(db) | ApiError::OneStatement(db) => {
+            body["db_error"] = serde_json::to_value(db).unwrap_or(Value::Null);
+        }
+        ApiError::TransactionLost(loss) | ApiError::Lost(loss) => {
+            body["lost"] = json!({"transaction": loss.transaction, "state": loss.state});
+        }
+        ApiError::Timeout { lost: Some(loss), .. } => {
+            body["lost"] = json!({"transaction": loss.transaction, "state": loss.state});
+        }
+        _ => {}
+    }
+    let response = Response::json(status, &body);
+    match error {
+        // 401 must name a scheme; this one says where the session goes.
+        ApiError::SessionRequired | ApiError::SessionGone => {
+            response.header("www-authenticate", "X-Session-ID realm=\"pgdoor\"")
+        }
+        ApiError::Reconnect(ConnectError::Limit(_)) => response.header("retry-after", "60"),
+        _ => response,
+    }
+}
+
+/// The answer for a failed `/connect`: a page, or JSON when the client asked for it.
+pub fn connect(error: &ConnectError, request: &Request) -> Response {
+    let status = connect_status(error);
+    let message = connect_message(error);
+    let response = if request.wants_json() {
+        Response::json(status, &json!({"error": message, "status": status, "code": connect_code(error)}))
+    } else {
+        page::error(status, "Could not open the database", &message, connect_advice(error))
+    };
+    match error {
+        ConnectError::Limit(_) => response.header("retry-after", "60"),
+        _ => response,
+    }
+}
+
+/// An API error's status.
+pub fn api_status(error: &ApiError) -> u16 {
+    match error {
+        ApiError::SessionRequired | ApiError::SessionGone => 401,
+        ApiError::MissingParam(_) | ApiError::BadParam(_) => 400,
+        ApiError::Sql(_) | ApiError::OneStatement(_) => 400,
+        ApiError::NotFound | ApiError::NoSuchTable(_) => 404,
+        ApiError::MethodNotAllowed(_) => 405,
+        ApiError::NotYourSession | ApiError::Locked(_) => 403,
+        ApiError::Busy | ApiError::TransactionLost(_) => 409,
+        ApiError::Timeout { .. } => 504,
+        ApiError::Lost(_) => 503,
+        ApiError::Reconnect(e) => connect_status(e),
+        ApiError::Database(_) | ApiError::DumpFailed(_) => 502,
+        ApiError::DumpUnavailable | ApiError::DumpTooOld { .. } => 501,
+    }
+}
+
+/// An API error's machine-readable kind.
+pub fn api_code(error: &ApiError) -> &'static str {
+    match error {
+        ApiError::SessionRequired => "session_required",
+        ApiError::SessionGone => "session_gone",
+        ApiError::NotYourSession => "session_not_yours",
+        ApiError::Locked(_) => "locked",
+        ApiError::Busy => "busy",
+        ApiError::MissingParam(_) | ApiError::BadParam(_) => "bad_request",
+        ApiError::Sql(e) if e.code == "57014" => "cancelled",
+        ApiError::Sql(e) if e.code == "25006" => "read_only",
+        ApiError::Sql(_) => "sql_error",
+        ApiError::OneStatement(_) => "one_statement",
+        ApiError::Timeout { .. } => "timeout",
+        ApiError::Lost(_) => "connection_lost",
+        ApiError::TransactionLost(loss) => match loss.cause {
+            crate::session::LossCause::IdleInTransaction(_) => "transaction_timeout",
+            _ => "transaction_lost",
+        },
+        ApiError::Reconnect(e) => connect_code(e),
+        ApiError::Database(_) => "database_error",
+        ApiError::DumpUnavailable | ApiError::DumpTooOld { .. } => "dump_unavailable",
+        ApiError::DumpFailed(_) => "dump_failed",
+        ApiError::NotFound | ApiError::NoSuchTable(_) => "not_found",
+        ApiError::MethodNotAllowed(_) => "method_not_allowed",
+    }
+}
+
+/// A connect failure's status.
+pub fn connect_status(error: &ConnectError) -> u16 {
+    match error {
+        ConnectError::Resolve(e) if e.is_not_found() => 404,
+        ConnectError::Resolve(ResolveError::Refused { .. }) => 403,
+        ConnectError::Resolve(ResolveError::TimedOut(_)) => 504,
+        ConnectError::Resolve(_) | ConnectError::BadUrl(_) | ConnectError::Database(_) => 502,
+        ConnectError::Limit(_) => 429,
+        ConnectError::OtherIdentity => 403,
+        ConnectError::AccessChanged => 401,
+    }
+}
+
+/// A connect failure's machine-readable kind (also the metrics' outcome label).
+pub fn connect_code(error: &ConnectError) -> &'static str {
+    match error {
+        ConnectError::Resolve(e) if e.is_not_found() => "unknown_resource",
+        ConnectError::Resolve(ResolveError::Refused { .. }) => "backend_refused",
+        ConnectError::Resolve(ResolveError::TimedOut(_)) => "backend_timeout",
+        ConnectError::Resolve(_) => "backend_unavailable",
+        ConnectError::BadUrl(_) => "backend_invalid",
+        ConnectError::Database(_) => "database_unavailable",
+        ConnectError::Limit(_) => "too_many_sessions",
+        ConnectError::OtherIdentity => "other_identity",
+        ConnectError::AccessChanged => "session_gone",
+    }
+}
+
+/// What the person should do about a connect failure.
+fn connect_advice(error: &ConnectError) -> &'static str {
+    match error {
+        ConnectError::Resolve(e) if e.is_not_found() => {
+            "Check the link you followed; it may be mistyped or no longer valid."
+        }
+        ConnectError::Resolve(ResolveError::Refused { .. }) => {
+            "You may not have access to this database. Ask your administrator if you think you should."
+        }
+        ConnectError::Resolve(_) | ConnectError::BadUrl(_) => {
+            "The service that hands out database access is not working right now. Try again in a minute; if it persists, tell your administrator."
+        }
+        ConnectError::Database(_) => {
+            "The database did not accept the connection. Try again in a minute; if it persists, tell your administrator."
+        }
+        ConnectError::Limit(_) => "Close sessions you no longer use, then try again.",
+        ConnectError::OtherIdentity => "Open the link from your own account.",
+        ConnectError::AccessChanged => "Open the link you were given again.",
+    }
+}
+
+/// The person-facing description: never the backend's internal reasons in detail.
+fn connect_message(error: &ConnectError) -> String {
+    match error {
+        ConnectError::Resolve(e) if e.is_not_found() => "There is no database behind this link.".into(),
+        ConnectError::Resolve(ResolveError::Refused { .. }) => "Access to this database was refused.".into(),
+        ConnectError::Resolve(ResolveError::TimedOut(_)) => "The credential service did not answer in time.".into(),
+        ConnectError::Resolve(_) | ConnectError::BadUrl(_) => "The credential service could not be used.".into(),
+        other => format!("{}.", other.to_string().trim_end_matches('.')),
+    }
+}

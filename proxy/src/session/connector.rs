@@ -1,0 +1,189 @@
+//! The Connector: the resolver, and the one policy that turns a credential
+//! into the settings a connection is opened with. `/connect`, reconnects,
+//! pg_dump and `pgdoor check-backend` all go through it, so each of them
+//! succeeds or fails exactly as the others would.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pgdoor_resolver::{Credential, ResolveError, ResolveRequest, Resolver};
+use secrecy::ExposeSecret;
+use time::OffsetDateTime;
+
+use super::registry::LimitError;
+use crate::pg::{self, Config, Connection, Environment, OsEnvironment};
+
+/// Why a connection for a resource could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The resolver failed.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// The resolver's URL is not a usable connection string.
+    #[error("the credential backend returned an unusable database URL: {0}")]
+    BadUrl(pg::ConfigError),
+    /// The database refused or could not be reached.
+    #[error("could not connect to the database ({step}): {source}", step = .0.failed_step(), source = .0)]
+    Database(pg::Error),
+    /// A limit stops a new session.
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+    /// The person is not the one who opened the session.
+    #[error("this session belongs to someone else: open your own /connect link")]
+    OtherIdentity,
+    /// The backend now grants other access (read-only changed): the session
+    /// must be opened again.
+    #[error("your access to this database changed: open the /connect link again")]
+    AccessChanged,
+}
+
+/// What a resolved credential allows: the connection settings and the
+/// session's policy.
+#[derive(Clone)]
+pub struct Grant {
+    /// The settings connections are opened with.
+    pub config: Config,
+    /// No SQL may write.
+    pub readonly: bool,
+    /// A name for the UI.
+    pub label: Option<String>,
+    /// When the credential stops being valid.
+    pub expires_at: Option<OffsetDateTime>,
+    /// The URL as the resolver gave it, password redacted (for reports).
+    pub shown_url: String,
+}
+
+impl Grant {
+    /// True once the credential's `expires_at` has passed.
+    pub fn expired(&self) -> bool {
+        self.expires_at.is_some_and(|at| at <= OffsetDateTime::now_utc())
+    }
+}
+
+/// Libpq's defaults for what a backend's URL leaves out, and nothing of
+/// pgdoor's own account: the OS user pgdoor runs as names the role (and so
+/// the database) when the URL names none, as libpq and lib/pq do, but no
+/// `PG*` variable, passfile or `~/.postgresql` file is read.
+pub struct BackendDefaults;
+
+impl Environment for BackendDefaults {
+    fn var(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn os_user(&self) -> Option<String> {
+        OsEnvironment.os_user()
+    }
+    fn file_exists(&self, _: &Path) -> bool {
+        false
+    }
+}
+
+/// Resolves resources and opens connections for them.
+pub struct Connector {
+    resolver: Arc<dyn Resolver>,
+    connect_headers: Vec<String>,
+    readonly: bool,
+    operator_url: bool,
+}
+
+impl Connector {
+    /// A connector for `resolver`, passing `connect_headers` to it. With
+    /// `readonly` every session is read-only. `operator_url` says the URL
+    /// comes from pgdoor's operator (`--url`), so libpq's environment
+    /// (PGPASSWORD, the passfile) may fill it in; a backend's never does.
+    pub fn new(resolver: Arc<dyn Resolver>, connect_headers: Vec<String>, readonly: bool, operator_url: bool) -> Self {
+        Connector { resolver, connect_headers, readonly, operator_url }
+    }
+
+    /// The names of the request headers the resolver is given.
+    pub fn connect_headers(&self) -> &[String] {
+        &self.connect_headers
+    }
+
+    /// The resolver's request for `resource`, with the allow-listed headers
+    /// `header` finds (names lower-cased, values untouched).
+    pub fn request(&self, resource: &str, header: impl Fn(&str) -> Option<String>) -> ResolveRequest {
+        ResolveRequest::with_headers(resource, &self.connect_headers, header)
+    }
+
+    /// The request as the resolver would send it, secrets redacted.
+    pub fn describe(&self, request: &ResolveRequest) -> String {
+        self.resolver.describe_request(request)
+    }
+
+    /// Asks the resolver and applies the policy; also returns how long the
+    /// resolver took, whatever it answered.
+    pub async fn resolve(&self, request: &ResolveRequest) -> (Result<Grant, ConnectError>, Duration) {
+        let started = Instant::now();
+        let credential = self.resolver.resolve(request).await;
+        let took = started.elapsed();
+        (credential.map_err(ConnectError::from).and_then(|c| self.grant(c)), took)
+    }
+
+    /// The one policy from a credential to a [`Grant`]: the URL parsed with
+    /// [`BackendDefaults`] (or libpq's environment for `--url`), read-only
+    /// forced on the connection itself where granted, and pgdoor named as
+    /// the application unless the URL names one.
+    pub fn grant(&self, credential: Credential) -> Result<Grant, ConnectError> {
+        let shown_url = credential.redacted_url();
+        let url = credential.database_url.expose_secret();
+        let mut config = if self.operator_url {
+            Config::parse_with(url, &OsEnvironment)
+        } else {
+            Config::parse_with(url, &BackendDefaults)
+        }
+        .map_err(ConnectError::BadUrl)?;
+        let readonly = credential.readonly || self.readonly;
+        if readonly {
+            // Defence in depth: read-only statements run in BEGIN READ ONLY anyway.
+            let options = config.options.take().unwrap_or_default();
+            config.options = Some(format!("{options} -c default_transaction_read_only=on").trim().to_owned());
+        }
+        config.application_name.get_or_insert_with(|| "pgdoor".into());
+        Ok(Grant { config, readonly, label: credential.label, expires_at: credential.expires_at, shown_url })
+    }
+
+    /// Opens a connection with a grant's settings.
+    pub async fn connect(&self, grant: &Grant) -> Result<Connection, ConnectError> {
+        pg::connect(&grant.config).await.map_err(ConnectError::Database)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pgdoor_resolver::{BackendConfig, build};
+
+    fn connector() -> Connector {
+        let resolver = build(BackendConfig::Static { url: "postgres://unused/".into() }).unwrap();
+        Connector::new(resolver, Vec::new(), false, false)
+    }
+
+    fn credential(url: &str) -> Credential {
+        Credential::new(url)
+    }
+
+    #[test]
+    fn a_user_less_url_connects_as_the_os_user_and_reads_nothing_else() {
+        let grant = connector().grant(credential("postgres://localhost:5432/db1?sslmode=disable")).unwrap();
+        let me = OsEnvironment.os_user().unwrap();
+        assert_eq!(grant.config.user, me);
+        assert_eq!(grant.config.dbname, "db1");
+        assert!(grant.config.password.is_none(), "no passfile or PGPASSWORD");
+        assert_eq!(grant.config.application_name.as_deref(), Some("pgdoor"));
+        let bare = connector().grant(credential("postgres://localhost")).unwrap();
+        assert_eq!(bare.config.dbname, me, "the database defaults to the user, as in libpq");
+    }
+
+    #[test]
+    fn read_only_is_forced_on_the_connection() {
+        let grant = connector().grant(credential("host=db options='-c work_mem=4MB'")).unwrap();
+        assert!(!grant.readonly);
+        let mut readonly = credential("host=db options='-c work_mem=4MB'");
+        readonly.readonly = true;
+        let grant = connector().grant(readonly).unwrap();
+        assert!(grant.readonly);
+        assert_eq!(grant.config.options.as_deref(), Some("-c work_mem=4MB -c default_transaction_read_only=on"));
+    }
+}
