@@ -252,7 +252,7 @@ async fn write(session: &mut Session, response: Response) -> pingora::Result<()>
             }
         }
         Body::Stream(mut chunks) => {
-            let first = match chunks.recv().await {
+            let first = match next_chunk(session, &mut chunks).await? {
                 Some(Chunk::Failed(failure)) => return Box::pin(write(session, *failure)).await,
                 other => other,
             };
@@ -267,12 +267,24 @@ async fn write(session: &mut Session, response: Response) -> pingora::Result<()>
                         return Error::e_explain(ErrorType::WriteError, "the export failed after it started");
                     }
                 }
-                next = chunks.recv().await;
+                next = next_chunk(session, &mut chunks).await?;
             }
             session.write_response_body(None, true).await?;
         }
     }
     Ok(())
+}
+
+/// The stream's next chunk, or an error when the client leaves first (which
+/// drops the stream, and so stops the statement that feeds it).
+async fn next_chunk(
+    session: &mut Session,
+    chunks: &mut tokio::sync::mpsc::Receiver<Chunk>,
+) -> pingora::Result<Option<Chunk>> {
+    tokio::select! {
+        chunk = chunks.recv() => Ok(chunk),
+        () = client_gone(session) => Error::e_explain(ErrorType::ConnectionClosed, "the client left the download"),
+    }
 }
 
 /// Resolves when the client closes the connection (or resets the HTTP/2

@@ -21,5 +21,6 @@ mod readme;
 mod resolver_exec;
 mod resolver_file;
 mod resolver_http;
+mod session_truth;
 mod support;
 mod ui_browser;

@@ -109,20 +109,30 @@ pub async fn start(
                     None => break,
                 },
                 result = &mut run, if ran.is_none() => ran = Some(result),
+                // The client left before the first (or next) chunk.
+                () = tx.closed(), if ran.is_none() => {
+                    abandoned = true;
+                    break;
+                }
             }
         }
         drop(chunks);
-        let ran = match ran {
-            Some(ran) => ran,
-            None => run.await,
-        };
-        let outcome = match ran {
-            _ if abandoned => Err("the download was abandoned by the client".to_owned()),
-            Ok(ran) => Ok(Some(ran.rows_streamed)),
-            Err(e) => {
-                let error = ApiError::from_session(e, true);
-                let _ = tx.send(Chunk::Failed(Box::new(rescue::api(&error)))).await;
-                Err(error.to_string())
+        // An abandoned run is not awaited: dropping it with the task cancels
+        // the statement on the server.
+        let outcome = if abandoned {
+            Err("the download was abandoned by the client".to_owned())
+        } else {
+            let ran = match ran {
+                Some(ran) => ran,
+                None => run.await,
+            };
+            match ran {
+                Ok(ran) => Ok(Some(ran.rows_streamed)),
+                Err(e) => {
+                    let error = ApiError::from_session(e, true);
+                    let _ = tx.send(Chunk::Failed(Box::new(rescue::api(&error)))).await;
+                    Err(error.to_string())
+                }
             }
         };
         recorder.record(&session.subject(), kind, &sql, started.elapsed(), outcome);

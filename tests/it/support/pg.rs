@@ -54,6 +54,28 @@ pub fn dedicated_cluster(name: &str) -> Cluster {
     Cluster::start(name, false)
 }
 
+/// The OS user the tests (and the pgdoor they start) run as.
+pub fn os_user() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid()).unwrap().expect("the current user has a name").name
+}
+
+/// A cluster on `port` whose only role reachable over TCP is the OS user
+/// (trust), as a developer's local PostgreSQL often is; `databases` are
+/// created owned by it. Panics clearly when the port is taken.
+pub fn os_user_cluster(port: u16, databases: &[&str]) -> Cluster {
+    if TcpListener::bind(("127.0.0.1", port)).is_err() {
+        panic!("port {port} is taken; this test needs it free (stop the PostgreSQL listening there)");
+    }
+    let me = os_user();
+    let hba = format!("local all all trust\nhost all {me} 127.0.0.1/32 trust\nhost all {me} ::1/128 trust\n");
+    let cluster = Cluster::start_with(&format!("osuser{port}"), false, &hba, Some(port));
+    cluster.admin_sql(&format!("CREATE ROLE \"{me}\" LOGIN"));
+    for db in databases {
+        cluster.admin_sql(&format!("CREATE DATABASE {db} OWNER \"{me}\""));
+    }
+    cluster
+}
+
 impl Cluster {
     /// Restarts the server (fast shutdown: every connection is dropped).
     pub fn restart(&self) {
@@ -67,25 +89,6 @@ impl Cluster {
     }
 
     fn start(name: &str, tls: bool) -> Cluster {
-        let bin = find_server_binaries();
-        let as_postgres = running_as_root();
-        let base = std::env::temp_dir().join(format!("pgdoor-it-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
-        std::fs::create_dir_all(&base).unwrap();
-        let data_dir = base.join("data");
-        let socket_dir = base.join("socket");
-        std::fs::create_dir_all(&socket_dir).unwrap();
-        let certs = CertFiles::generate(&base, roles::CERT);
-        if as_postgres {
-            run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&base));
-        }
-        run(Command::new("chmod").arg("600").arg(&certs.server_key));
-        spawn_watchdog(&base, &data_dir, &bin, as_postgres);
-
-        let mut initdb = Command::new(bin.join("initdb"));
-        initdb.arg("-D").arg(&data_dir).args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale"]);
-        run(&mut as_user(initdb, as_postgres));
-
         let hba = format!(
             "local all all trust\n\
              host all postgres 127.0.0.1/32 trust\n\
@@ -106,18 +109,44 @@ impl Cluster {
             cert = roles::CERT,
             gss = roles::GSS,
         );
-        std::fs::write(data_dir.join("pg_hba.conf"), hba).unwrap();
-
-        let mut cluster = Cluster { port: 0, socket_dir, certs, tls, data_dir, bin, as_postgres };
-        cluster.start_on_free_port();
+        let cluster = Cluster::start_with(name, tls, &hba, None);
         cluster.create_roles();
         cluster
     }
 
-    /// Picks a free port and starts; retries when another process takes the port first.
-    fn start_on_free_port(&mut self) {
+    /// Starts a cluster with this `pg_hba.conf`, on `port` or a free one.
+    fn start_with(name: &str, tls: bool, hba: &str, port: Option<u16>) -> Cluster {
+        let bin = find_server_binaries();
+        let as_postgres = running_as_root();
+        let base = std::env::temp_dir().join(format!("pgdoor-it-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        let data_dir = base.join("data");
+        let socket_dir = base.join("socket");
+        std::fs::create_dir_all(&socket_dir).unwrap();
+        let certs = CertFiles::generate(&base, roles::CERT);
+        if as_postgres {
+            run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&base));
+        }
+        run(Command::new("chmod").arg("600").arg(&certs.server_key));
+        spawn_watchdog(&base, &data_dir, &bin, as_postgres);
+
+        let mut initdb = Command::new(bin.join("initdb"));
+        initdb.arg("-D").arg(&data_dir).args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale"]);
+        run(&mut as_user(initdb, as_postgres));
+
+        std::fs::write(data_dir.join("pg_hba.conf"), hba).unwrap();
+
+        let mut cluster = Cluster { port: 0, socket_dir, certs, tls, data_dir, bin, as_postgres };
+        cluster.start_on_port(port);
+        cluster
+    }
+
+    /// Starts on `port`, or picks a free one and retries when another
+    /// process takes it first.
+    fn start_on_port(&mut self, port: Option<u16>) {
         for _ in 0..5 {
-            self.port = free_port();
+            self.port = port.unwrap_or_else(free_port);
             let conf = format!(
                 "listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{sock}'\n\
                  ssl = {ssl}\nssl_cert_file = '{cert}'\nssl_key_file = '{key}'\nssl_ca_file = '{ca}'\n\
@@ -179,7 +208,7 @@ impl Cluster {
     /// Runs SQL as the superuser in another database.
     pub fn admin_sql_in(&self, database: &str, sql: &str) -> String {
         let output = Command::new("psql")
-            .arg(format!("host=127.0.0.1 port={} user=postgres dbname={database} sslmode=disable", self.port))
+            .arg(format!("host={} port={} user=postgres dbname={database}", self.socket_dir.display(), self.port))
             .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
             .output()
             .expect("psql must be installed: apt-get install -y postgresql-client");
