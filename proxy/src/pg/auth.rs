@@ -175,3 +175,49 @@ fn unsupported(method: &str) -> Error {
         "the server asks for {method} authentication, which pgdoor does not support; use scram-sha-256 (or md5, password, cert) for this role in pg_hba.conf"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
+    use super::super::connect::connect;
+    use super::super::error::Error;
+    use super::super::fake_server::{serve, started};
+
+    /// A server that knows no password answers SCRAM with a made-up
+    /// signature; a client that skipped the check would carry on.
+    #[tokio::test]
+    async fn a_forged_scram_signature_is_refused() {
+        let (config, server) = serve("sslmode=disable", |mut server| async move {
+            let mut peer = started(&mut server).await;
+            peer.auth(10, b"SCRAM-SHA-256\0\0").await;
+            let (tag, first) = peer.read().await;
+            assert_eq!(tag, b'p');
+            let first = String::from_utf8_lossy(&first).into_owned();
+            let nonce = first.split("r=").nth(1).expect("the client's nonce");
+            let server_first = format!("r={nonce}forged,s={},i=4096", STANDARD.encode(b"salt"));
+            peer.auth(11, server_first.as_bytes()).await;
+            let (tag, _) = peer.read().await;
+            assert_eq!(tag, b'p');
+            peer.auth(12, format!("v={}", STANDARD.encode([0u8; 32])).as_bytes()).await;
+        })
+        .await;
+        let error = connect(&config).await.err().expect("a forged signature must fail");
+        assert!(matches!(&error, Error::Auth(m) if m.contains("SCRAM signature does not verify")), "{error}");
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_message_out_of_order_during_authentication_is_a_protocol_error() {
+        let (config, server) = serve("sslmode=disable", |mut server| async move {
+            let mut peer = started(&mut server).await;
+            // A DataRow where an authentication request belongs.
+            peer.send(b'D', &0i16.to_be_bytes()).await;
+        })
+        .await;
+        let error = connect(&config).await.err().expect("an out-of-order message must fail");
+        assert!(matches!(&error, Error::Protocol(m) if m.contains("during authentication")), "{error}");
+        server.await.unwrap();
+    }
+}

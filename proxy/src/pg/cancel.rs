@@ -72,3 +72,26 @@ impl CancelToken {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::connect::connect;
+    use super::super::fake_server::{serve, started};
+
+    #[tokio::test]
+    async fn the_cancel_request_names_the_process_and_its_secret_key() {
+        let (config, server) = serve("sslmode=disable", |mut server| async move {
+            let mut peer = started(&mut server).await;
+            peer.accept(4242, -99).await;
+            let mut cancel = server.next().await;
+            let body = cancel.read_startup().await;
+            let expected: Vec<u8> = [80877102i32, 4242, -99].iter().flat_map(|n| n.to_be_bytes()).collect();
+            assert_eq!(body, expected);
+            drop(peer);
+        })
+        .await;
+        let conn = connect(&config).await.unwrap();
+        conn.cancel_token().cancel().await.unwrap();
+        server.await.unwrap();
+    }
+}

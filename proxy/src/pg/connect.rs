@@ -141,3 +141,64 @@ async fn read_until_ready(framed: &mut Framed) -> Result<(HashMap<String, String
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fake_server::{serve, started};
+    use super::*;
+
+    #[tokio::test]
+    async fn a_startup_error_is_the_servers_own_message() {
+        let (config, server) = serve("sslmode=disable", |mut server| async move {
+            let mut peer = started(&mut server).await;
+            peer.send(b'E', b"SFATAL\0C28000\0Mno pg_hba.conf entry for host \"127.0.0.1\"\0\0").await;
+        })
+        .await;
+        match connect(&config).await {
+            Err(Error::Db(db)) => {
+                assert_eq!(db.code, "28000");
+                assert!(db.message.contains("no pg_hba.conf entry"), "{}", db.message);
+            }
+            other => panic!("expected the server's error, got {:?}", other.err()),
+        }
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_message_out_of_order_after_authentication_is_a_protocol_error() {
+        let (config, server) = serve("sslmode=disable", |mut server| async move {
+            let mut peer = started(&mut server).await;
+            peer.auth(0, &[]).await;
+            peer.send(b'C', b"SELECT 1\0").await;
+        })
+        .await;
+        let error = connect(&config).await.err().expect("an out-of-order message must fail");
+        assert!(matches!(&error, Error::Protocol(m) if m.contains("after authentication")), "{error}");
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn parameters_and_the_cancel_key_are_read_before_ready() {
+        let (config, server) = serve("sslmode=disable&application_name=probe", |mut server| async move {
+            let mut peer = server.next().await;
+            let startup = peer.read_startup().await;
+            let text = String::from_utf8_lossy(&startup).into_owned();
+            assert!(
+                text.contains("user\0u\0database\0db\0client_encoding\0UTF8\0application_name\0probe\0"),
+                "{text:?}"
+            );
+            peer.auth(0, &[]).await;
+            peer.send(b'S', b"server_version\x0016.4\0").await;
+            peer.send(b'N', b"SNOTICE\0C00000\0Mwelcome\0\0").await;
+            let mut keys = 77i32.to_be_bytes().to_vec();
+            keys.extend_from_slice(&5i32.to_be_bytes());
+            peer.send(b'K', &keys).await;
+            peer.send(b'Z', b"I").await;
+        })
+        .await;
+        let conn = connect(&config).await.unwrap();
+        assert_eq!(conn.parameter("server_version"), Some("16.4"));
+        assert_eq!(conn.cancel_token().process_id(), 77);
+        server.await.unwrap();
+    }
+}

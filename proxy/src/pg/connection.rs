@@ -463,3 +463,74 @@ fn copy_column() -> Column {
 fn no_nul(sql: &str) -> Result<(), Error> {
     if sql.contains('\0') { Err(Error::NulInSql) } else { Ok(()) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::connect::{ClientOptions, connect, connect_with};
+    use super::super::fake_server::{Peer, serve, started};
+    use super::super::query::Collector;
+    use super::*;
+
+    /// Waits for the client's Query message.
+    async fn query_sent(peer: &mut Peer) {
+        let (tag, _) = peer.read().await;
+        assert_eq!(tag, b'Q');
+    }
+
+    #[tokio::test]
+    async fn an_unexpected_message_mid_query_breaks_the_connection_for_good() {
+        let (config, server) = serve("sslmode=disable", |mut server| async move {
+            let mut peer = started(&mut server).await;
+            peer.accept(1, 2).await;
+            query_sent(&mut peer).await;
+            // AuthenticationOk has no place in a query's answer.
+            peer.auth(0, &[]).await;
+            assert_eq!(peer.until_closed().await, b"", "nothing more is sent on a broken connection");
+        })
+        .await;
+        let mut conn = connect(&config).await.unwrap();
+        let error = conn.simple_query("SELECT 1", &mut Collector::unbounded()).await.unwrap_err();
+        assert!(matches!(error, Error::Protocol(_)), "{error}");
+        assert!(conn.is_broken());
+        assert!(conn.lost_reason().unwrap().contains("protocol error"), "{:?}", conn.lost_reason());
+        let again = conn.simple_query("SELECT 1", &mut Collector::unbounded()).await.unwrap_err();
+        assert!(matches!(again, Error::Lost(_)), "a broken connection is never reused: {again}");
+        drop(conn);
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_server_that_closes_mid_query_is_a_lost_connection() {
+        let (config, server) = serve("sslmode=disable", |mut server| async move {
+            let mut peer = started(&mut server).await;
+            peer.accept(1, 2).await;
+            query_sent(&mut peer).await;
+            peer.send(b'T', &0i16.to_be_bytes()).await;
+        })
+        .await;
+        let mut conn = connect(&config).await.unwrap();
+        let error = conn.simple_query("SELECT", &mut Collector::unbounded()).await.unwrap_err();
+        assert!(error.is_connection_lost(), "{error}");
+        assert_eq!(conn.transaction_status(), TransactionStatus::Idle);
+        assert!(conn.is_broken());
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_row_over_the_message_cap_breaks_the_connection() {
+        let (config, server) = serve("sslmode=disable", |mut server| async move {
+            let mut peer = started(&mut server).await;
+            peer.accept(1, 2).await;
+            query_sent(&mut peer).await;
+            peer.send(b'N', &vec![b'x'; 4096]).await;
+            assert_eq!(peer.until_closed().await, b"", "nothing more is sent on a broken connection");
+        })
+        .await;
+        let mut conn = connect_with(&config, &ClientOptions { max_message_size: 1024 }).await.unwrap();
+        let error = conn.simple_query("SELECT 1", &mut Collector::unbounded()).await.unwrap_err();
+        assert!(matches!(error, Error::MessageTooLarge { limit: 1024, .. }), "{error}");
+        assert!(conn.is_broken());
+        drop(conn);
+        server.await.unwrap();
+    }
+}

@@ -59,3 +59,45 @@ impl Framed {
         self.stream.flush().await.map_err(Error::lost)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+
+    async fn pair(max_message: usize) -> (Framed, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (Framed::new(Stream::Tcp(client), max_message), server)
+    }
+
+    #[tokio::test]
+    async fn a_message_split_across_reads_is_whole_when_read() {
+        let (mut framed, mut server) = pair(1024).await;
+        let reader = tokio::spawn(async move { framed.read().await.map(|m| matches!(m, Message::ReadyForQuery(_))) });
+        server.write_all(b"Z\0\0").await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        server.write_all(b"\0\x05I").await.unwrap();
+        assert!(reader.await.unwrap().unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_header_over_the_cap_fails_before_its_body_arrives() {
+        let (mut framed, mut server) = pair(1024).await;
+        // Claims 1 MiB and sends none of it: the cap must not wait for (or buffer) the body.
+        server.write_all(b"D\0\x10\0\0").await.unwrap();
+        match framed.read().await {
+            Err(Error::MessageTooLarge { len, limit }) => assert_eq!((len, limit), (1024 * 1024 + 1, 1024)),
+            other => panic!("expected MessageTooLarge, got {:?}", other.err()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_close_is_a_lost_connection() {
+        let (mut framed, server) = pair(1024).await;
+        drop(server);
+        assert!(matches!(framed.read().await, Err(Error::Lost(_))));
+    }
+}

@@ -20,6 +20,8 @@ mod config;
 mod connect;
 mod connection;
 mod error;
+#[cfg(test)]
+mod fake_server;
 mod framed;
 mod passfile;
 mod query;

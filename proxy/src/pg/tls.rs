@@ -310,3 +310,54 @@ fn describe_certificate_error(e: &rustls::CertificateError) -> String {
         other => format!("{other}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::config::SslMode;
+    use super::super::connect::connect;
+    use super::super::error::Error;
+    use super::super::fake_server::serve;
+
+    const SSL_REQUEST: [u8; 4] = 80877103i32.to_be_bytes();
+
+    #[tokio::test]
+    async fn sslmode_require_fails_when_the_server_refuses_tls() {
+        let (config, server) = serve("sslmode=require", |mut server| async move {
+            let mut peer = server.next().await;
+            assert_eq!(peer.read_startup().await, SSL_REQUEST);
+            peer.raw(b"N").await;
+        })
+        .await;
+        let error = connect(&config).await.err().expect("require must not fall back to plaintext");
+        assert!(matches!(error, Error::TlsRefused(SslMode::Require)), "{error}");
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn sslmode_prefer_goes_on_in_plaintext_when_the_server_refuses_tls() {
+        let (config, server) = serve("sslmode=prefer", |mut server| async move {
+            let mut peer = server.next().await;
+            assert_eq!(peer.read_startup().await, SSL_REQUEST);
+            peer.raw(b"N").await;
+            peer.read_startup().await;
+            peer.accept(1, 2).await;
+        })
+        .await;
+        let conn = connect(&config).await.unwrap();
+        assert!(conn.info().tls.is_none());
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_is_neither_yes_nor_no_is_refused() {
+        let (config, server) = serve("sslmode=prefer", |mut server| async move {
+            let mut peer = server.next().await;
+            peer.read_startup().await;
+            peer.raw(b"X").await;
+        })
+        .await;
+        let error = connect(&config).await.err().expect("a garbled answer must fail");
+        assert!(matches!(&error, Error::Protocol(m) if m.contains("unexpected answer 0x58 to SSLRequest")), "{error}");
+        server.await.unwrap();
+    }
+}
