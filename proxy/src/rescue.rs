@@ -9,16 +9,27 @@ use serde_json::{Value, json};
 use crate::api::ApiError;
 use crate::http::{Request, Response};
 use crate::page;
+use crate::pg::TransactionStatus;
 use crate::session::ConnectError;
 
 /// The JSON answer for an API error.
 pub fn api(error: &ApiError) -> Response {
+    api_in(error, None)
+}
+
+/// The JSON answer for an API error on a session, with the transaction
+/// status its editor connection is left in (a failed statement inside a
+/// transaction leaves it failed: only ROLLBACK helps).
+pub fn api_in(error: &ApiError, transaction: Option<TransactionStatus>) -> Response {
     let status = api_status(error);
     let message = match error {
         ApiError::Reconnect(e) => connect_message(e),
         other => other.to_string(),
     };
     let mut body = json!({"error": message, "status": status, "code": api_code(error)});
+    if let Some(transaction) = transaction {
+        body["transaction"] = json!(transaction);
+    }
     match error {
         ApiError::Sql(db) | ApiError::OneStatement(db) => {
             body["db_error"] = serde_json::to_value(db).unwrap_or(Value::Null);

@@ -95,9 +95,13 @@ async fn commit_after_the_connection_was_killed_is_transaction_lost() {
 
     // A failed transaction is lost the same way.
     assert_eq!(tab.query("BEGIN").await.status, 200);
-    assert_eq!(tab.query("SELECT 1/0").await.status, 400);
-    let pid = tab.query("ROLLBACK").await;
-    assert_eq!(pid.body["transaction"], "idle");
+    let failed = tab.query("SELECT 1/0").await;
+    assert_eq!(failed.status, 400);
+    assert_eq!(failed.body["transaction"], "failed", "an error says the transaction it left: {}", failed.body);
+    let info = tab.get("connection").await;
+    assert_eq!(info.body["transaction"], "failed", "{}", info.body);
+    let rollback = tab.query("ROLLBACK").await;
+    assert_eq!(rollback.body["transaction"], "idle");
     assert_eq!(tab.query("BEGIN").await.status, 200);
     assert_eq!(tab.query("SELECT nosuch").await.status, 400);
     c.admin_sql(&format!(

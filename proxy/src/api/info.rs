@@ -48,6 +48,7 @@ pub async fn connection(app: &App, session: &Session, request: &Request) -> Resu
         result.columns.iter().map(|c| c.name.clone()).zip(result.rows.into_iter().next().unwrap_or_default()).collect();
     info.insert("session_lock".into(), Value::Bool(true));
     info.insert("readonly".into(), Value::Bool(session.readonly));
+    info.insert("transaction".into(), serde_json::to_value(session.transaction()).unwrap_or(Value::Null));
     info.insert("label".into(), session.label.clone().map_or(Value::Null, Value::String));
     // The activity view offers cancel on this session's own statement only.
     info.insert("editor_pid".into(), session.editor_pid().map_or(Value::Null, Value::from));

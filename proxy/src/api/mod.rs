@@ -46,25 +46,18 @@ pub async fn handle(app: &App, request: &Request, noted: &mut Noted) -> Response
         }
     };
     noted.route = Some(matched.route.path);
-    match dispatch(app, request, matched.route.endpoint, matched.param, noted).await {
-        Ok(response) => response,
-        Err(e) => rescue::api(&e),
-    }
-}
-
-async fn dispatch(
-    app: &App,
-    request: &Request,
-    endpoint: Endpoint,
-    param: &str,
-    noted: &mut Noted,
-) -> Result<Response, ApiError> {
-    match endpoint {
-        Endpoint::Open(open) => answer(app, open),
+    match matched.route.endpoint {
+        Endpoint::Open(open) => answer(app, open).unwrap_or_else(|e| rescue::api(&e)),
         Endpoint::OnSession(route) => {
-            let session = access::session(app, request)?;
+            let session = match access::session(app, request) {
+                Ok(session) => session,
+                Err(e) => return rescue::api(&e),
+            };
             noted.session = Some(session.id.short_hash());
-            on_session(app, &session, request, route, param).await
+            match on_session(app, &session, request, route, matched.param).await {
+                Ok(response) => response,
+                Err(e) => rescue::api_in(&e, Some(session.transaction())),
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ mod task;
 mod work;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,7 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::observe::Subject;
-use crate::pg::{CancelToken, Connection, ResultSet};
+use crate::pg::{CancelToken, Connection, ResultSet, TransactionStatus};
 pub use connector::{BackendDefaults, ConnectError, Connector, Grant};
 pub use id::{BindingKey, SessionId, short_hash};
 pub use reaper::Reaper;
@@ -86,6 +86,8 @@ struct Shared {
     running: Mutex<Option<CancelToken>>,
     /// The editor connection's server process, 0 when it is closed.
     editor_pid: AtomicI32,
+    /// The editor's transaction status after its last statement (see [`TransactionStatus`] order).
+    transaction: AtomicU8,
     expires_at: Mutex<Option<OffsetDateTime>>,
     history: Mutex<VecDeque<HistoryEntry>>,
     closed: AtomicBool,
@@ -110,6 +112,23 @@ impl Shared {
 
     fn editor_pid(&self) -> Option<i32> {
         Some(self.editor_pid.load(Ordering::Relaxed)).filter(|pid| *pid != 0)
+    }
+
+    fn set_transaction(&self, status: TransactionStatus) {
+        let code = match status {
+            TransactionStatus::Idle => 0,
+            TransactionStatus::InTransaction => 1,
+            TransactionStatus::Failed => 2,
+        };
+        self.transaction.store(code, Ordering::Relaxed);
+    }
+
+    fn transaction(&self) -> TransactionStatus {
+        match self.transaction.load(Ordering::Relaxed) {
+            1 => TransactionStatus::InTransaction,
+            2 => TransactionStatus::Failed,
+            _ => TransactionStatus::Idle,
+        }
     }
 
     fn renewed(&self, expires_at: Option<OffsetDateTime>) {
@@ -142,6 +161,7 @@ impl Session {
             last_used: Mutex::new(now),
             running: Mutex::new(None),
             editor_pid: AtomicI32::new(0),
+            transaction: AtomicU8::new(0),
             expires_at: Mutex::new(fields.grant.expires_at),
             history: Mutex::new(VecDeque::new()),
             closed: AtomicBool::new(false),
@@ -243,6 +263,12 @@ impl Session {
     /// The server process id of the editor connection, when it is open.
     pub fn editor_pid(&self) -> Option<i32> {
         self.shared.editor_pid()
+    }
+
+    /// The editor's transaction status as its last statement left it
+    /// (`Idle` again once a loss or an idle rollback ended the transaction).
+    pub fn transaction(&self) -> TransactionStatus {
+        self.shared.transaction()
     }
 
     /// True while the person's statement runs.

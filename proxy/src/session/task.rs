@@ -340,6 +340,7 @@ impl EditorJob {
         Box::pin(async move {
             let mut job = self;
             let result = job.run(statement, &mut reply).await;
+            job.shared.set_transaction(job.after.status);
             let _ = reply.send(result);
             job.after
         })
@@ -534,6 +535,8 @@ impl EditorJob {
             transaction: status != TransactionStatus::Idle,
             state: if self.after.conn.is_some() { StateKinds::NONE } else { state },
         });
+        let now = if self.after.conn.is_some() { self.after.status } else { TransactionStatus::Idle };
+        self.shared.set_transaction(now);
         self.after
     }
 }
