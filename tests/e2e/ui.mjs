@@ -39,10 +39,17 @@ async function newContext(options = {}) {
 }
 
 const pages = [];
+/** Leave-page warnings seen; any other dialog fails the scenario. */
+const leaveWarnings = [];
 
 function watch(page) {
   pages.push(page);
   page.on('dialog', (dialog) => {
+    if (dialog.type() === 'beforeunload') {
+      leaveWarnings.push(page);
+      dialog.dismiss();
+      return;
+    }
     console.error(`a dialog opened: ${dialog.message()}`);
     process.exit(1);
   });
@@ -224,6 +231,91 @@ const scenarios = {
     assert.equal(download.suggestedFilename(), 'shop.orders.xml');
     const xml = fs.readFileSync(await download.path(), 'utf8');
     assert.equal((xml.match(/<Row>/g) || []).length, 3);
+
+    // A table export is every row the filter selects, in the order on screen.
+    await item(page, 'customers').click();
+    await page.getByText('· 250 rows').waitFor();
+    await page.getByLabel('Filter column').selectOption('name');
+    await page.getByLabel('Filter operator').selectOption('ilike');
+    await page.getByLabel('Filter value').fill('%r 1_');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByText('Page 1 of 1 · 10 rows').waitFor();
+    await page.getByRole('button', { name: 'Sort by id' }).click();
+    await page.getByRole('button', { name: 'Sort by id' }).click();
+    await page.locator('[role=columnheader][aria-sort=descending]').waitFor();
+    const [filtered] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'CSV', exact: true }).click()]);
+    const lines = fs.readFileSync(await filtered.path(), 'utf8').trim().split('\n');
+    assert.equal(lines.length, 11, 'a header and the 10 rows the filter selects');
+    assert.match(lines[1], /^19,customer 19,/);
+    assert.match(lines[10], /^10,customer 10,/);
+    await page.getByRole('button', { name: 'Clear' }).click();
+
+    // The result of a write is exported from the page: the write is not run again.
+    await runSql(page, 'CREATE TEMP TABLE scratch(id int)');
+    await page.locator('.status', { hasText: 'CREATE TABLE' }).waitFor();
+    await runSql(page, 'INSERT INTO scratch VALUES (1), (2) RETURNING id');
+    await page.locator('.status', { hasText: 'INSERT' }).waitFor();
+    const [written] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'CSV', exact: true }).click()]);
+    assert.equal(fs.readFileSync(await written.path(), 'utf8'), 'id\n1\n2\n');
+    await page.locator('#notice', { hasText: 'all 2 rows: the statement changes data, so pgdoor does not run it again' }).waitFor();
+    await runSql(page, 'SELECT count(*) FROM scratch');
+    await page.locator('.status', { hasText: 'SELECT 1' }).waitFor();
+    assert.equal(await page.locator('.grid-body .cell').first().textContent(), '2', 'the insert ran once');
+    await context.close();
+  },
+
+  /** An open transaction: the header says so, Commit and Rollback end it, a failed one suggests ROLLBACK, closing the tab warns. */
+  async transaction() {
+    const context = await newContext();
+    const page = await open(context, 'shop');
+    const bar = page.locator('#tx');
+    assert.equal(await bar.isHidden(), true);
+    await runSql(page, 'CREATE TEMP TABLE kept(id int)');
+    await page.locator('.status', { hasText: 'CREATE TABLE' }).waitFor();
+    await runSql(page, 'BEGIN');
+    await bar.getByText('Transaction open').waitFor();
+    await runSql(page, 'INSERT INTO kept VALUES (1)');
+    await page.locator('.status', { hasText: 'in a transaction' }).waitFor();
+    await shot(page, 'open');
+
+    // Closing the tab with the transaction open asks first.
+    await page.close({ runBeforeUnload: true });
+    assert.ok(await eventually(async () => leaveWarnings.includes(page)), 'closing a tab with an open transaction warns');
+    assert.equal(page.isClosed(), false, 'the warning was dismissed, the tab stays');
+
+    await bar.getByRole('button', { name: 'Rollback' }).click();
+    await bar.waitFor({ state: 'hidden' });
+    await page.locator('#notice', { hasText: 'Rolled back.' }).waitFor();
+
+    await runSql(page, 'BEGIN');
+    await bar.getByText('Transaction open').waitFor();
+    await runSql(page, 'SELECT 1/0');
+    await page.locator('.error', { hasText: 'division by zero' }).waitFor();
+    await bar.getByText('Transaction failed').waitFor();
+    assert.equal(await bar.getByRole('button', { name: 'Commit' }).count(), 0, 'a failed transaction cannot commit');
+    await page.locator('.output .warning', { hasText: 'Your transaction has failed' }).getByRole('button', { name: 'Roll back' }).click();
+    await bar.waitFor({ state: 'hidden' });
+    await page.locator('#notice', { hasText: 'Rolled back.' }).waitFor();
+
+    // A script, selected whole, leaves its transaction open too.
+    await page.locator('.tabs button[data-view=sql]').click();
+    await editor(page).fill('BEGIN; INSERT INTO kept VALUES (2)');
+    await editor(page).press('Control+A');
+    await editor(page).press('Control+Enter');
+    await bar.getByText('Transaction open').waitFor();
+    await bar.getByRole('button', { name: 'Commit' }).focus();
+    await page.keyboard.press('Enter');
+    await bar.waitFor({ state: 'hidden' });
+    await page.locator('#notice', { hasText: 'Committed.' }).waitFor();
+    await runSql(page, 'SELECT string_agg(id::text, \',\') FROM kept');
+    await page.locator('.status', { hasText: 'SELECT 1' }).waitFor();
+    assert.equal(await page.locator('.grid-body .cell').first().textContent(), '2', 'the rolled back row is gone, the committed one stays');
+
+    // Nothing open: the tab closes without asking.
+    const warned = leaveWarnings.length;
+    await page.close({ runBeforeUnload: true });
+    assert.ok(await eventually(async () => page.isClosed()));
+    assert.equal(leaveWarnings.length, warned);
     await context.close();
   },
 

@@ -123,6 +123,12 @@ fn exports_download_the_right_content() {
 }
 
 #[test]
+fn an_open_transaction_shows_in_the_header_and_warns_before_the_tab_closes() {
+    let (door, _backend) = start_door(&[]);
+    scenario("transaction", &door.base, &[]);
+}
+
+#[test]
 fn two_tabs_keep_two_sessions_apart() {
     let (door, _backend) = start_door(&[]);
     scenario("tabs", &door.base, &[]);

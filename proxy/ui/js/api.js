@@ -15,6 +15,7 @@ export class ApiError extends Error {
     this.status = status;
     this.code = body.code || (status ? 'http_error' : 'network');
     this.db = body.db_error || null;
+    this.transaction = body.transaction || null;
   }
 }
 
@@ -94,8 +95,22 @@ export function tablePath(schema, name) {
 export const quoted = (schema, name) => `${ident(schema)}.${ident(name)}`;
 export const ident = (s) => `"${s.replaceAll('"', '""')}"`;
 
-/** Runs `sql` as a download in `format` and saves it as `filename`. */
+/**
+ * Runs `sql` as a download in `format` and saves it as `filename`. pgdoor
+ * runs it read-only, so a statement that writes is refused, never run again.
+ */
 export async function download(sql, format, filename) {
   const response = await request(`query?format=${format}`, { form: { query: sql, format, filename } });
+  save(await response.blob(), filename);
+}
+
+/** Downloads a table's rows as `params` (filter and sort) select them, without paging. */
+export async function downloadRows(path, params, format, filename) {
+  const query = new URLSearchParams(params);
+  query.delete('limit');
+  query.delete('offset');
+  query.set('format', format);
+  query.set('filename', filename);
+  const response = await request(`tables/${path}/rows?${query}`);
   save(await response.blob(), filename);
 }

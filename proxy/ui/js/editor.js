@@ -9,6 +9,11 @@ import { errorBox, notice } from './state.js';
 import { grid } from './grid.js';
 import { tokenize, statementAt, KEYWORDS } from './sql.js';
 import { catalog } from './sidebar.js';
+import * as transaction from './transaction.js';
+import { saveRows } from './localexport.js';
+
+/** Command tags of statements that only read: their result may be run again, read-only, to export it all. */
+const READS = new Set(['SELECT', 'SHOW', 'TABLE', 'VALUES', 'EXPLAIN', 'FETCH']);
 
 const TEXT_KEY = 'pgdoor.sql';
 let area = null;
@@ -139,9 +144,11 @@ async function run(kind) {
   try {
     const data = await call(kind, { form: { query: sql }, signal: controller.signal });
     last = { sql, start, kind, data };
+    transaction.track(data.transaction);
   } catch (error) {
     if (error.name === 'AbortError') return;
     last = { sql, start, kind, error };
+    transaction.track(error.transaction);
   } finally {
     running = null;
   }
@@ -184,7 +191,10 @@ function show() {
       area.setSelectionRange(offset, offset);
     } else paint();
     const cancelled = last.error.code === 'cancelled';
-    fill(output, cancelled ? h('div', { class: 'error', role: 'alert' }, h('strong', {}, 'Query cancelled.')) : errorBox(last.error), where);
+    const failed = last.error.transaction === 'failed' && h('div', { class: 'warning', role: 'note' },
+      'Your transaction has failed: the server refuses every statement in it until it ends. ',
+      h('button', { onclick: () => transaction.end('ROLLBACK') }, 'Roll back'));
+    fill(output, cancelled ? h('div', { class: 'error', role: 'alert' }, h('strong', {}, 'Query cancelled.')) : errorBox(last.error), where, failed);
     return;
   }
   paint();
@@ -196,6 +206,7 @@ function show() {
   fill(output,
     h('p', { class: 'status' }, `${rowsText} in ${count(ms)} ms`, d.command ? ` · ${d.command}` : '',
       d.transaction === 'in_transaction' ? ' · in a transaction' : '', d.transaction === 'failed' ? ' · transaction failed: ROLLBACK' : ''),
+    d.state_lost && h('div', { class: 'warning lost', role: 'alert' }, h('strong', {}, 'Reconnected. '), d.state_lost.message),
     d.truncated && h('p', { class: 'warning', role: 'note' },
       `Showing the first ${count(d.rows.length)} of ${count(d.rows_total)} rows. Export the result to get them all.`),
     (d.notices || []).map((n) => h('p', { class: 'notice' }, `${n.severity}: ${n.message}`)),
@@ -204,15 +215,40 @@ function show() {
   requestAnimationFrame(() => setTimeout(() => performance.measure('pgdoor:result-drawn', 'pgdoor:run')));
 }
 
+/** True when the result came from statements that only read, so running it again (read-only) is safe. */
+function onlyReads(data) {
+  const statements = data.statements || [];
+  return statements.length === 1 && READS.has((statements[0].command || '').split(' ')[0]);
+}
+
+/**
+ * Exports the result. A read runs again, read-only, so the file holds every
+ * row; a write never runs again: the file holds the rows on screen, and the
+ * notice says whether that is all of them.
+ */
 async function exportResult(format) {
   if (!last || last.pending) return;
+  const filename = `query-${new Date().toISOString().slice(0, 19).replaceAll(':', '')}.${format}`;
+  const fromScreen = (why) => {
+    const d = last.data;
+    saveRows(format, d.columns, d.rows, filename);
+    const n = d.rows.length;
+    const whole = d.truncated ? `the first ${count(n)} of ${count(d.rows_total)} rows` : n === 1 ? 'the only row' : `all ${count(n)} rows`;
+    notice(`Exported the rows on screen, ${whole}: ${why}`, d.truncated);
+  };
+  if (last.error) return;
+  if (last.kind === 'query' && !onlyReads(last.data)) {
+    fromScreen('the statement changes data, so pgdoor does not run it again.');
+    return;
+  }
   const sql = last.kind === 'query' ? last.sql : `EXPLAIN ${last.kind === 'analyze' ? 'ANALYZE ' : ''}${last.sql}`;
   notice(`Exporting as ${format.toUpperCase()}…`, true);
   try {
-    await download(sql, format, `query-${new Date().toISOString().slice(0, 19).replaceAll(':', '')}.${format}`);
+    await download(sql, format, filename);
     notice(null);
   } catch (error) {
-    notice(`Export failed: ${error.message}`);
+    if (error.code === 'read_only' && last.data) fromScreen('the statement writes, so pgdoor does not run it again.');
+    else notice(`Export failed: ${error.message}`);
   }
 }
 

@@ -8,6 +8,7 @@ import * as sidebar from './sidebar.js';
 import * as table from './table.js';
 import * as editor from './editor.js';
 import * as panels from './panels.js';
+import * as transaction from './transaction.js';
 
 const main = $('#main');
 let connection = {};
@@ -74,6 +75,7 @@ async function start() {
     $('#db-label').textContent = label;
     document.title = `${label} · pgdoor`;
     $('#readonly-badge').hidden = !info.readonly;
+    transaction.track(info.transaction);
     show(state.view);
   } catch (error) {
     if (error.code !== 'session_gone' && error.code !== 'session_required') fill(main, errorBox(error, 'Could not open the database'));

@@ -2,7 +2,7 @@
 // paging, sort and filter; structure, indexes, constraints and sizes.
 
 import { h, fill, count } from './dom.js';
-import { call, download, tablePath, quoted, ApiError } from './api.js';
+import { call, downloadRows, tablePath, ApiError } from './api.js';
 import { state, save, errorBox, notice } from './state.js';
 import { grid } from './grid.js';
 
@@ -73,10 +73,9 @@ async function definition(body, object) {
   }
 }
 
-async function rows(body, object, path) {
-  const perPage = state.perPage || 100;
-  const page = state.page || 1;
-  const params = new URLSearchParams({ limit: perPage, offset: (page - 1) * perPage });
+/** The rows route's parameters for the sort and filter on screen. */
+function selection() {
+  const params = new URLSearchParams();
   if (state.sort) {
     params.set('sort_column', state.sort.column);
     params.set('sort_order', state.sort.order);
@@ -86,6 +85,15 @@ async function rows(body, object, path) {
     params.set('filter_op', state.filter.op);
     params.set('filter_value', state.filter.value || '');
   }
+  return params;
+}
+
+async function rows(body, object, path) {
+  const perPage = state.perPage || 100;
+  const page = state.page || 1;
+  const params = selection();
+  params.set('limit', perPage);
+  params.set('offset', (page - 1) * perPage);
   let data;
   try {
     data = await call(`tables/${path}/rows?${params}`);
@@ -140,12 +148,12 @@ function toolbar(object, path, columns) {
     rows(e.target.closest('.object-body'), object, path);
   };
   value.addEventListener('keydown', (e) => { if (e.key === 'Enter') apply(e); });
-  const sql = `SELECT * FROM ${quoted(object.schema, object.name)}`;
   const exporter = (format) => h('button', {
+    title: 'Every row the filter selects, in the order on screen',
     onclick: async () => {
       notice(`Exporting ${object.name} as ${format.toUpperCase()}…`, true);
       try {
-        await download(sql, format, `${object.schema}.${object.name}.${format}`);
+        await downloadRows(path, selection(), format, `${object.schema}.${object.name}.${format}`);
         notice(null);
       } catch (error) {
         notice(`Export failed: ${error.message}`);
