@@ -33,11 +33,12 @@ pub const PROBE: &str = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_settings WHE
 
 /// Words after which a statement may have created or dropped session state.
 /// A false alarm costs one probe; a miss would hide a loss, so the list is wide.
-const HINTS: [&str; 14] = [
+const HINTS: [&str; 15] = [
     "set",
     "reset",
     "temp",
     "temporary",
+    "pg_temp",
     "prepare",
     "deallocate",
     "listen",
@@ -112,6 +113,7 @@ mod tests {
         for sql in [
             "SET search_path = x",
             "create TEMP table t(x int)",
+            "CREATE TABLE pg_temp.t(x int)",
             "select pg_advisory_lock_shared(1)",
             "SELECT set_config('a.b', '1', false)",
             "PREPARE p AS SELECT 1",
