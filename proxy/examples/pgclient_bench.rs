@@ -3,13 +3,13 @@
 //! ```text
 //! pgclient_bench select1 <url> <count>   # sequential SELECT 1, prints pgbench-style latency
 //! pgclient_bench csv <url> <sql>         # streams the rows to stdout as CSV
-//! pgclient_bench connect <url> <count>   # sequential connects, prints the median in ms
+//! pgclient_bench connect <url> <count> [pause-ms]   # sequential connects, prints the median in ms
 //! ```
 
 use std::future::{Future, ready};
 use std::io::{BufWriter, Stdout};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use pgdoor_proxy::pg::{Collector, Column, Completion, Config, Row, Sink, SinkError, connect};
 
@@ -31,10 +31,13 @@ impl Sink for CsvOut {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    let (mode, url, arg) = match args.as_slice() {
-        [_, mode, url, arg] => (mode.as_str(), url, arg),
+    let (mode, url, arg, pause) = match args.as_slice() {
+        [_, mode, url, arg] => (mode.as_str(), url, arg, Duration::ZERO),
+        [_, mode, url, arg, pause] if mode == "connect" => {
+            (mode.as_str(), url, arg, Duration::from_millis(pause.parse().unwrap_or(0)))
+        }
         _ => {
-            eprintln!("usage: pgclient_bench select1 <url> <count> | csv <url> <sql>");
+            eprintln!("usage: pgclient_bench select1 <url> <count> | csv <url> <sql> | connect <url> <count> [pause-ms]");
             return ExitCode::from(64);
         }
     };
@@ -49,6 +52,7 @@ async fn main() -> ExitCode {
         let count: usize = arg.parse().unwrap_or(50);
         let mut times = Vec::with_capacity(count);
         for _ in 0..count {
+            tokio::time::sleep(pause).await;
             let started = Instant::now();
             match connect(&config).await {
                 Ok(conn) => {
