@@ -105,7 +105,7 @@ pub struct ServeArgs {
     pub identity_header: Option<String>,
 
     /// Comma-separated addresses or networks (CIDR) whose forwarded headers are believed;
-    /// headers from other peers are ignored. Unset: every peer is trusted.
+    /// headers from other peers are ignored. Unset: loopback only (127.0.0.0/8, ::1).
     #[arg(long, env = "PGDOOR_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDRS")]
     pub trusted_proxies: Vec<String>,
 

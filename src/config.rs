@@ -12,6 +12,9 @@ use secrecy::SecretString;
 
 use crate::cli::{BackendArgs, ServeArgs, SessionBinding};
 
+/// Whom `--trusted-proxies` names when it is unset: this machine only.
+const LOOPBACK: [&str; 2] = ["127.0.0.0/8", "::1"];
+
 /// A configuration that cannot work.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -87,18 +90,12 @@ pub fn door(args: &ServeArgs) -> Result<DoorConfig, ConfigError> {
         Some(name) => Some(header_names(&[name.to_owned()])?.remove(0)),
         None => None,
     };
-    let trusted_proxies = if args.trusted_proxies.iter().all(|p| p.trim().is_empty()) {
-        None
-    } else {
-        Some(
-            args.trusted_proxies
-                .iter()
-                .map(|p| p.trim())
-                .filter(|p| !p.is_empty())
-                .map(network)
-                .collect::<Result<_, _>>()?,
-        )
-    };
+    let trusted_proxies =
+        match args.trusted_proxies.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).collect::<Vec<_>>() {
+            given if given.is_empty() => LOOPBACK.iter().map(|p| network(p)).collect::<Result<_, _>>()?,
+            given => given.into_iter().map(network).collect::<Result<_, _>>()?,
+        };
+
     if args.frame_ancestors.contains([';', ',', '\n', '\r']) || args.frame_ancestors.trim().is_empty() {
         return Err(invalid(
             "--frame-ancestors",
@@ -322,6 +319,7 @@ mod tests {
 
     #[test]
     fn trusted_proxies_take_addresses_and_networks() {
+        assert_eq!(LOOPBACK.map(|p| network(p).unwrap().to_string()), ["127.0.0.0/8", "::1/128"]);
         assert_eq!(network("127.0.0.1").unwrap().to_string(), "127.0.0.1/32");
         assert_eq!(network("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
         assert!(network("localhost").is_err());

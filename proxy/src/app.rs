@@ -2,17 +2,28 @@
 //! metrics and audit log. `door.rs` owns an [`App`] and hands it to the
 //! handlers; the handlers never see the door.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::DoorConfig;
 use crate::http::Request;
 use crate::observe::{AuditLog, Metrics, Recorder};
+use crate::peer;
 use crate::session::{BindingKey, Connector, Limits, Registry};
+
+/// Most client addresses the `/connect` limiter tracks (about 100 bytes
+/// each); when full, all clients share one budget until a prune frees room.
+const MAX_TRACKED_ADDRESSES: usize = 65_536;
+
+/// How often the limiter forgets addresses whose budget is full again.
+const PRUNE_EVERY: Duration = Duration::from_secs(30);
+
+/// The key all clients share while the limiter is full.
+const OVERFLOW: IpAddr = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
 
 /// The binding cookie's name.
 pub const BINDING_COOKIE: &str = "pgdoor_bind";
@@ -30,6 +41,7 @@ pub struct App {
     /// The audit log, when `--audit-log` is set.
     pub audit: Option<Arc<AuditLog>>,
     connect_limiter: DefaultKeyedRateLimiter<IpAddr>,
+    pruned_at: Mutex<Instant>,
 }
 
 impl App {
@@ -47,6 +59,7 @@ impl App {
             metrics: Arc::new(Metrics::default()),
             audit: audit.map(Arc::new),
             connect_limiter: RateLimiter::keyed(Quota::per_minute(rate)),
+            pruned_at: Mutex::new(Instant::now()),
             config,
         }
     }
@@ -73,9 +86,22 @@ impl App {
     }
 
     /// `Some(wait)` when this client has used up its `/connect` attempts.
+    /// Clients are counted by [`peer::rate_key`]; the map of them is pruned
+    /// every [`PRUNE_EVERY`] and never holds more than [`MAX_TRACKED_ADDRESSES`].
     pub fn connect_rate_limited(&self, request: &Request) -> Option<Duration> {
-        let ip = request.client_ip()?;
-        self.connect_limiter.check_key(&ip).err().map(|not_until| {
+        let limiter = &self.connect_limiter;
+        {
+            let mut pruned_at = self.pruned_at.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if pruned_at.elapsed() >= PRUNE_EVERY {
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
+                *pruned_at = Instant::now();
+            }
+        }
+        // Full until the next prune: every client shares one budget, so a flood
+        // of addresses costs a bounded map rather than memory without end.
+        let key = if limiter.len() >= MAX_TRACKED_ADDRESSES { OVERFLOW } else { peer::rate_key(request.client?) };
+        limiter.check_key(&key).err().map(|not_until| {
             not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()))
         })
     }

@@ -30,8 +30,9 @@ pub struct DoorConfig {
     pub connect_headers: Vec<String>,
     /// The header naming the person (for limits and reconnects), lower-cased.
     pub identity_header: Option<String>,
-    /// Peers whose forwarded headers are believed; `None` trusts every peer.
-    pub trusted_proxies: Option<Vec<IpNet>>,
+    /// Peers whose forwarded headers are believed, and the proxies skipped when
+    /// finding the client's address in `X-Forwarded-For`.
+    pub trusted_proxies: Vec<IpNet>,
     /// Bind sessions to the browser with an HttpOnly cookie.
     pub session_binding: bool,
     /// Close sessions idle this long.

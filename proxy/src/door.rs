@@ -19,7 +19,7 @@ use crate::config::DoorConfig;
 use crate::http::{Body, Chunk, Request, Response};
 use crate::observe::AuditLog;
 use crate::session::Registry;
-use crate::{api, connect, page, rescue, ui};
+use crate::{api, connect, page, peer, rescue, ui};
 
 /// The front door: the pingora service around the [`App`].
 pub struct Door {
@@ -216,11 +216,11 @@ impl Door {
             body.extend_from_slice(&chunk);
         }
         let peer = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
-        let trusted = match &self.app.config.trusted_proxies {
-            None => true,
-            Some(nets) => peer.is_some_and(|ip| nets.iter().any(|net| net.contains(&ip))),
-        };
-        Ok(Ok(Request { method, path, query, headers, body: body.freeze(), peer, trusted }))
+        let nets = &self.app.config.trusted_proxies;
+        let trusted = peer.is_some_and(|ip| peer::is_trusted(ip, nets));
+        let forwarded_for = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+        let client = peer.map(|ip| peer::client_address(ip, forwarded_for, nets));
+        Ok(Ok(Request { method, path, query, headers, body: body.freeze(), trusted, client }))
     }
 
     fn too_large(&self) -> Response {

@@ -15,6 +15,7 @@ mod door;
 mod http;
 mod observe;
 mod page;
+mod peer;
 pub mod pg;
 mod rescue;
 mod server;

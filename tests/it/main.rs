@@ -14,6 +14,7 @@ mod door_connect;
 mod door_readonly;
 mod door_session;
 mod door_upstream;
+mod hostile_peers;
 mod observe;
 mod pg_connect;
 mod pg_query;

@@ -27,12 +27,18 @@ impl Door {
 
     /// As [`Door::start`], with extra environment variables.
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Door {
+        Door::start_on("127.0.0.1", args, env)
+    }
+
+    /// As [`Door::start_with_env`], listening on `host` (an address of this
+    /// machine), which `base` then names.
+    pub fn start_on(host: &str, args: &[&str], env: &[(&str, &str)]) -> Door {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("pgdoor.log");
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind((host, 0)).unwrap().local_addr().unwrap().port();
         let tls = args.contains(&"--tls-cert");
         let child = Command::new(env!("CARGO_BIN_EXE_pgdoor"))
-            .args(["--bind", "127.0.0.1", "--listen", &port.to_string()])
+            .args(["--bind", host, "--listen", &port.to_string()])
             .args(args)
             // Defaults through the environment, so a test's own flags win.
             .env("PGDOOR_GRACE_PERIOD", "1")
@@ -43,9 +49,19 @@ impl Door {
             .spawn()
             .unwrap();
         let scheme = if tls { "https" } else { "http" };
-        let mut door = Door { base: format!("{scheme}://127.0.0.1:{port}"), log, child, _dir: dir };
+        let mut door = Door { base: format!("{scheme}://{host}:{port}"), log, child, _dir: dir };
         door.wait_until_up(tls);
         door
+    }
+
+    /// pgdoor's resident memory in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().split(' ').next()?.parse().ok())
+            .unwrap()
     }
 
     fn wait_until_up(&mut self, tls: bool) {
