@@ -37,7 +37,9 @@ async fn main() -> ExitCode {
             (mode.as_str(), url, arg, Duration::from_millis(pause.parse().unwrap_or(0)))
         }
         _ => {
-            eprintln!("usage: pgclient_bench select1 <url> <count> | csv <url> <sql> | connect <url> <count> [pause-ms]");
+            eprintln!(
+                "usage: pgclient_bench select1 <url> <count> | csv <url> <sql> | connect <url> <count> [pause-ms]"
+            );
             return ExitCode::from(64);
         }
     };

@@ -13,7 +13,7 @@ use crate::config::DoorConfig;
 use crate::http::Request;
 use crate::observe::{AuditLog, Metrics, Recorder};
 use crate::peer;
-use crate::session::{BindingKey, Connector, Limits, Registry};
+use crate::session::{Connector, Limits, Registry};
 
 /// Most client addresses the `/connect` limiter tracks (about 100 bytes
 /// each); when full, all clients share one budget until a prune frees room.
@@ -24,9 +24,6 @@ const PRUNE_EVERY: Duration = Duration::from_secs(30);
 
 /// The key all clients share while the limiter is full.
 const OVERFLOW: IpAddr = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
-
-/// The binding cookie's name.
-pub const BINDING_COOKIE: &str = "pgdoor_bind";
 
 /// Settings, sessions, and the `/connect` rate limiter.
 pub struct App {
@@ -104,20 +101,5 @@ impl App {
         limiter.check_key(&key).err().map(|not_until| {
             not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()))
         })
-    }
-
-    /// The `Set-Cookie` value binding sessions to this browser.
-    pub fn binding_cookie(&self, key: BindingKey) -> String {
-        let same_site_none = self.config.frame_ancestors != "'self'";
-        let mut cookie = cookie::Cookie::build((BINDING_COOKIE, key.to_cookie_value()))
-            .path(format!("{}/", self.config.prefix))
-            .http_only(true)
-            .secure(self.config.tls.is_some() || same_site_none)
-            .same_site(if same_site_none { cookie::SameSite::None } else { cookie::SameSite::Lax })
-            .build();
-        if same_site_none {
-            cookie.set_partitioned(true);
-        }
-        cookie.to_string()
     }
 }

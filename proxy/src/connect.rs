@@ -1,10 +1,10 @@
 //! `/connect/<resource>`: ask the resolver, connect, create a session bound
-//! to this browser, and redirect the tab to `<prefix>/?session=<id>`.
+//! to this browser, and redirect the tab to `<prefix>/#session=<id>`.
 
-use crate::app::{App, BINDING_COOKIE};
+use crate::app::App;
 use crate::http::{Request, Response};
 use crate::session::{BindingKey, ConnectError, NewSession, Session, short_hash};
-use crate::{page, rescue};
+use crate::{binding, page, rescue};
 
 /// The longest resource name accepted.
 const MAX_RESOURCE: usize = 512;
@@ -33,9 +33,7 @@ pub async fn handle(app: &App, request: &Request, raw_resource: &str) -> Respons
         app.metrics.resolved(took);
         let grant = grant?;
         let editor = app.connector.connect(&grant).await?;
-        let binding = app.config.session_binding.then(|| {
-            request.cookie(BINDING_COOKIE).and_then(|v| BindingKey::parse(&v)).unwrap_or_else(BindingKey::random)
-        });
+        let binding = app.config.session_binding.then(BindingKey::random);
         let fields = NewSession { resource: resource.clone(), identity: identity.clone(), grant, binding };
         let session = Session::start(fields, editor, app.connector.clone(), app.limits());
         if let Err(limit) = app.sessions.insert(session.clone()) {
@@ -49,9 +47,12 @@ pub async fn handle(app: &App, request: &Request, raw_resource: &str) -> Respons
         Ok(session) => {
             app.metrics.connect("ok");
             tracing::info!(session = %session.id.short_hash(), resource = %short_hash(resource.as_bytes()), readonly = session.readonly, "session opened");
-            let mut response = Response::redirect(&format!("{prefix}/?session={}", session.id));
+            // pgdoor's UI takes the id from the fragment, which no access log
+            // sees; pgweb's UI, behind --upstream, reads the query string.
+            let hand_over = if app.config.upstream.is_some() { '?' } else { '#' };
+            let mut response = Response::redirect(&format!("{prefix}/{hand_over}session={}", session.id));
             if let Some(key) = session.binding {
-                response = response.header("set-cookie", app.binding_cookie(key));
+                response = response.header("set-cookie", binding::set_cookie(app, request, key));
             }
             response
         }

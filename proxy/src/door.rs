@@ -19,7 +19,7 @@ use crate::config::DoorConfig;
 use crate::http::{Body, Chunk, Request, Response};
 use crate::observe::AuditLog;
 use crate::session::Registry;
-use crate::{api, connect, page, peer, rescue, ui};
+use crate::{api, binding, connect, page, peer, rescue, ui};
 
 /// The front door: the pingora service around the [`App`].
 pub struct Door {
@@ -386,6 +386,22 @@ impl ProxyHttp for Door {
         upstream_request.insert_header("x-forwarded-proto", proto)?;
         if let Some(host) = session.req_header().headers.get("host").cloned() {
             upstream_request.insert_header("x-forwarded-host", host)?;
+        }
+        // pgdoor's own secrets stay here: the binding cookie, and the basic-auth
+        // password that let the request in.
+        let cookies: Vec<String> = upstream_request
+            .headers
+            .get_all("cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect();
+        upstream_request.remove_header("cookie");
+        if let Some(kept) = binding::strip(&cookies.join("; ")) {
+            upstream_request.insert_header("cookie", kept)?;
+        }
+        if self.app.config.basic_auth.is_some() {
+            upstream_request.remove_header("authorization");
         }
         Ok(())
     }

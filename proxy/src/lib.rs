@@ -9,6 +9,7 @@
 
 mod api;
 mod app;
+mod binding;
 pub mod config;
 mod connect;
 mod door;

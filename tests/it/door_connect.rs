@@ -52,7 +52,7 @@ async fn two_resources_in_two_tabs_each_on_its_own_database() {
     let response = tab1.connect("acme", &[]).await;
     assert_eq!(response.status(), 302);
     let location = response.headers()["location"].to_str().unwrap();
-    assert!(location.starts_with("/?session=") && location.len() == "/?session=".len() + 32, "{location}");
+    assert!(location.starts_with("/#session=") && location.len() == "/#session=".len() + 32, "{location}");
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "{cookie}");
     tab2.connect("globex", &[]).await;
@@ -92,6 +92,82 @@ async fn a_session_id_works_only_with_its_browser_cookie() {
     assert!(response.headers().get("set-cookie").is_none());
     api.cookie = None;
     assert_eq!(api.query("SELECT 1").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_planted_binding_cookie_is_never_adopted() {
+    let (a, b) = two_tenants();
+    let backend = backend_for(&a, &b);
+    let door = Door::start(&args(&connect_args(&backend)));
+    // Someone set this browser's cookie to a key they know (a sibling
+    // domain can), then read the session id from a gateway's access log.
+    let planted = "pgdoor_bind=0123456789abcdef0123456789abcdef".to_owned();
+    let mut victim = Browser::new(&door.base);
+    victim.cookie = Some(planted.clone());
+    assert_eq!(victim.connect("acme", &[]).await.status(), 302);
+    let fresh = victim.cookie.clone().unwrap();
+    assert!(fresh.starts_with("pgdoor_bind=") && !fresh.starts_with(&planted), "{fresh}");
+
+    let mut attacker = Browser::new(&door.base);
+    attacker.cookie = Some(planted);
+    attacker.session = victim.session.clone();
+    let answer = attacker.query("SELECT 1").await;
+    assert_eq!(answer.status, 403, "the planted key binds nothing: {}", answer.body);
+    assert_eq!(victim.query("SELECT 1").await.status, 200);
+
+    // Each /connect mints its own key, and the browser's earlier tabs keep working.
+    let first = victim.session.clone();
+    assert_eq!(victim.connect("globex", &[]).await.status(), 302);
+    let second = victim.session.clone();
+    assert_ne!(first, second);
+    victim.session = first;
+    assert_eq!(victim.query("SELECT name FROM tenant").await.scalar(), &json!("acme"));
+    victim.session = second;
+    assert_eq!(victim.query("SELECT name FROM tenant").await.scalar(), &json!("globex"));
+}
+
+#[tokio::test]
+async fn the_binding_cookie_is_host_only_under_https_and_cross_site_only_when_framed() {
+    let (a, b) = two_tenants();
+    let backend = backend_for(&a, &b);
+    let set_cookie = |door: &Door, headers: Vec<(&'static str, &'static str)>| {
+        let base = door.base.clone();
+        async move {
+            let mut request = client().get(format!("{base}/db/connect/acme"));
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 302);
+            response.headers()["set-cookie"].to_str().unwrap().to_owned()
+        }
+    };
+    let door = Door::start(&[args(&connect_args(&backend)), vec!["--prefix", "db"]].concat());
+    let plain = set_cookie(&door, vec![]).await;
+    assert!(
+        plain.starts_with("pgdoor_bind=") && plain.contains("Path=/db/") && plain.contains("SameSite=Lax"),
+        "{plain}"
+    );
+    assert!(!plain.contains("Secure"), "{plain}");
+    // TLS ended by the trusted gateway in front.
+    let https = set_cookie(&door, vec![("x-forwarded-proto", "https")]).await;
+    assert!(https.starts_with("__Host-pgdoor_bind="), "{https}");
+    for part in ["Secure", "HttpOnly", "Path=/;", "SameSite=Lax"] {
+        assert!(format!("{https};").contains(part), "{part} in {https}");
+    }
+
+    let none =
+        Door::start(&[args(&connect_args(&backend)), vec!["--prefix", "db", "--frame-ancestors", "'none'"]].concat());
+    let cookie = set_cookie(&none, vec![]).await;
+    assert!(cookie.contains("SameSite=Lax"), "'none' frames nothing, so nothing cross-site: {cookie}");
+    let framed = Door::start(
+        &[args(&connect_args(&backend)), vec!["--prefix", "db", "--frame-ancestors", "https://app.example.com"]]
+            .concat(),
+    );
+    let cookie = set_cookie(&framed, vec![]).await;
+    for part in ["__Host-pgdoor_bind=", "SameSite=None", "Secure", "Partitioned"] {
+        assert!(cookie.contains(part), "{part} in {cookie}");
+    }
 }
 
 #[tokio::test]
@@ -243,7 +319,7 @@ async fn everything_lives_under_the_prefix() {
     let mut tab = Browser::new(&format!("{}/tools/db", door.base));
     let response = tab.connect("acme", &[]).await;
     assert_eq!(response.status(), 302);
-    assert!(response.headers()["location"].to_str().unwrap().starts_with("/tools/db/?session="));
+    assert!(response.headers()["location"].to_str().unwrap().starts_with("/tools/db/#session="));
     assert!(response.headers()["set-cookie"].to_str().unwrap().contains("Path=/tools/db/"));
     assert_eq!(tab.query("SELECT name FROM tenant").await.scalar(), &json!("acme"));
     let outside = client().get(format!("{}/connect/acme", door.base)).send().await.unwrap();

@@ -46,6 +46,7 @@ async fn requests_pgdoor_does_not_answer_go_upstream() {
     let echoed: Value = http
         .get(format!("{}/db/static/js/app.js?v=3&x=%20y", door.base))
         .header("host", "door.example.com")
+        .header("cookie", "theme=dark; pgdoor_bind=0123456789abcdef0123456789abcdef; __Host-pgdoor_bind=00")
         .send()
         .await
         .unwrap()
@@ -57,6 +58,7 @@ async fn requests_pgdoor_does_not_answer_go_upstream() {
     assert_eq!(echoed["forwarded_for"], "127.0.0.1");
     assert_eq!(echoed["forwarded_proto"], "http");
     assert_eq!(echoed["forwarded_host"], "door.example.com");
+    assert_eq!(echoed["cookie"], "theme=dark", "the binding cookie stays with pgdoor");
 
     let posted: Value = http
         .post(format!("{}/db/upload", door.base))
@@ -75,8 +77,25 @@ async fn requests_pgdoor_does_not_answer_go_upstream() {
     // pgdoor's own routes stay local.
     let info = http.get(format!("{}/db/api/info", door.base)).send().await.unwrap();
     assert_eq!(info.json::<Value>().await.unwrap()["features"]["session_lock"], true);
-    assert_eq!(http.get(format!("{}/db/connect/default", door.base)).send().await.unwrap().status(), 302);
+    let connect = http.get(format!("{}/db/connect/default", door.base)).send().await.unwrap();
+    assert_eq!(connect.status(), 302);
+    let location = connect.headers()["location"].to_str().unwrap();
+    assert!(location.starts_with("/db/?session="), "pgweb's UI reads the id from the query string: {location}");
     assert_eq!(http.get(format!("{}/healthz", door.base)).send().await.unwrap().text().await.unwrap(), "ok\n");
+
+    // pgdoor's basic-auth password is pgdoor's, not the upstream's.
+    let guarded = Door::start(&["--url", &url, "--upstream", &upstream.url, "--auth-user", "ops", "--auth-pass", "pw"]);
+    let echoed: Value = http
+        .get(format!("{}/x", guarded.base))
+        .basic_auth("ops", Some("pw"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(echoed["path"], "/x");
+    assert_eq!(echoed["authorization"], Value::Null, "{echoed}");
 }
 
 #[tokio::test]

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::error::ApiError;
-use crate::app::{App, BINDING_COOKIE};
+use crate::app::App;
+use crate::binding;
 use crate::http::Request;
 use crate::pg::ResultSet;
-use crate::session::{BindingKey, ConnectError, Grant, Mode, Output, Ran, Session, SessionId, Statement};
+use crate::session::{ConnectError, Grant, Mode, Output, Ran, Session, SessionId, Statement};
 
 /// The request's session: by `X-Session-ID` (or `_session_id`), bound to
 /// this browser, and opened by this identity.
@@ -22,8 +23,7 @@ pub fn session(app: &App, request: &Request) -> Result<Arc<Session>, ApiError> {
         .ok_or(ApiError::SessionRequired)?;
     let id = SessionId::parse(raw.trim()).ok_or(ApiError::SessionGone)?;
     let session = app.sessions.get(&id).ok_or(ApiError::SessionGone)?;
-    let cookie = request.cookie(BINDING_COOKIE).and_then(|v| BindingKey::parse(&v));
-    if !session.accepts(cookie) {
+    if !session.accepts(&binding::keys(request)) {
         return Err(ApiError::NotYourSession);
     }
     if session.identity.is_some() && app.identity(request) != session.identity {

@@ -228,13 +228,9 @@ impl Session {
         }
     }
 
-    /// True when the request's binding cookie is this session's (or binding is off).
-    pub fn accepts(&self, cookie: Option<BindingKey>) -> bool {
-        match (&self.binding, cookie) {
-            (None, _) => true,
-            (Some(mine), Some(theirs)) => mine.matches(&theirs),
-            (Some(_), None) => false,
-        }
+    /// True when one of the browser's binding keys is this session's (or binding is off).
+    pub fn accepts(&self, keys: &[BindingKey]) -> bool {
+        self.binding.as_ref().is_none_or(|mine| keys.iter().any(|theirs| mine.matches(theirs)))
     }
 
     /// Marks the session as used now.

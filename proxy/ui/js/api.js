@@ -1,4 +1,4 @@
-// Talking to pgdoor: the tab's session id (from `?session=`, kept in
+// Talking to pgdoor: the tab's session id (from `#session=`, kept in
 // sessionStorage and sent as X-Session-ID), JSON errors as ApiError, and the
 // automatic reconnect through /connect/<resource> when the session is gone.
 
@@ -19,10 +19,10 @@ export class ApiError extends Error {
   }
 }
 
-/** Takes `?session=` into sessionStorage and removes it from the address bar. */
+/** Takes `#session=` (or an older link's `?session=`) into sessionStorage and removes it from the address bar. */
 export function takeSession() {
   const url = new URL(location.href);
-  const id = url.searchParams.get('session');
+  const id = new URLSearchParams(url.hash.slice(1)).get('session') || url.searchParams.get('session');
   if (id) {
     sessionStorage.setItem(SESSION_KEY, id);
     history.replaceState(history.state, '', url.pathname);
