@@ -73,7 +73,7 @@ pub fn api_status(error: &ApiError) -> u16 {
     match error {
         ApiError::SessionRequired | ApiError::SessionGone => 401,
         ApiError::MissingParam(_) | ApiError::BadParam(_) => 400,
-        ApiError::Sql(_) | ApiError::OneStatement(_) => 400,
+        ApiError::Sql(_) | ApiError::OneStatement(_) | ApiError::ReadOnlyWrite => 400,
         ApiError::NotFound | ApiError::NoSuchTable(_) => 404,
         ApiError::MethodNotAllowed(_) => 405,
         ApiError::NotYourSession | ApiError::Locked(_) => 403,
@@ -97,6 +97,7 @@ pub fn api_code(error: &ApiError) -> &'static str {
         ApiError::MissingParam(_) | ApiError::BadParam(_) => "bad_request",
         ApiError::Sql(e) if e.code == "57014" => "cancelled",
         ApiError::Sql(e) if e.code == "25006" => "read_only",
+        ApiError::ReadOnlyWrite => "read_only",
         ApiError::Sql(_) => "sql_error",
         ApiError::OneStatement(_) => "one_statement",
         ApiError::Timeout { .. } => "timeout",
@@ -122,7 +123,7 @@ pub fn connect_status(error: &ConnectError) -> u16 {
         ConnectError::Resolve(ResolveError::TimedOut(_)) => 504,
         ConnectError::Resolve(_) | ConnectError::BadUrl(_) | ConnectError::Database(_) => 502,
         ConnectError::Limit(_) => 429,
-        ConnectError::OtherIdentity => 403,
+        ConnectError::OtherIdentity | ConnectError::WritableReadOnlyRole(_) => 403,
         ConnectError::AccessChanged => 401,
     }
 }
@@ -138,6 +139,7 @@ pub fn connect_code(error: &ConnectError) -> &'static str {
         ConnectError::Database(_) => "database_unavailable",
         ConnectError::Limit(_) => "too_many_sessions",
         ConnectError::OtherIdentity => "other_identity",
+        ConnectError::WritableReadOnlyRole(_) => "writable_read_only_role",
         ConnectError::AccessChanged => "session_gone",
     }
 }
@@ -159,6 +161,9 @@ fn connect_advice(error: &ConnectError) -> &'static str {
         }
         ConnectError::Limit(_) => "Close sessions you no longer use, then try again.",
         ConnectError::OtherIdentity => "Open the link from your own account.",
+        ConnectError::WritableReadOnlyRole(_) => {
+            "Tell your administrator: a read-only link needs a database role without superuser, pg_execute_server_program or pg_write_server_files."
+        }
         ConnectError::AccessChanged => "Open the link you were given again.",
     }
 }

@@ -113,3 +113,56 @@ async fn a_readonly_credential_from_the_backend_holds_too() {
     assert_eq!(editor.query("INSERT INTO t VALUES (2)").await.status, 200);
     assert_eq!(editor.query("DELETE FROM t WHERE x = 2").await.body["stats"]["rows_affected"], 1);
 }
+
+/// PostgreSQL lets a read-only transaction write large objects; a
+/// read-only session refuses every such write, however it is spelled.
+#[tokio::test]
+async fn large_object_writes_are_refused_and_change_nothing() {
+    let db = database();
+    let c = tls_cluster();
+    c.admin_sql_in(&db, "SELECT lo_from_bytea(4242, 'abc'); ALTER LARGE OBJECT 4242 OWNER TO trust_user");
+    let door = Door::start(&["--url", &c.url_in(&db, roles::TRUST, None, "sslmode=disable"), "--readonly"]);
+    let mut tab = Browser::new(&door.base);
+    tab.connect("default", &[]).await;
+    for sql in [
+        "SELECT lo_create(0)",
+        "SELECT lo_creat(-1)",
+        "SELECT lo_from_bytea(0, 'x')",
+        "SELECT lo_put(4242, 0, 'zzz')",
+        "SELECT lo_unlink(4242)",
+        "SELECT lowrite(lo_open(4242, 131072), 'zzz')",
+        "SELECT lo_truncate(lo_open(4242, 131072), 0)",
+        "SELECT \"lo_create\"(0)",
+        "DO $$BEGIN EXECUTE 'SELECT lo_' || 'create(0)'; END$$",
+    ] {
+        let answer = tab.query(sql).await;
+        assert_eq!(answer.status, 400, "{sql} was allowed: {}", answer.body);
+        assert_eq!(answer.body["code"], "read_only", "{sql}: {}", answer.body);
+        assert_eq!(answer.body["transaction"], "idle");
+    }
+    assert_eq!(c.admin_sql_in(&db, "SELECT count(*) FROM pg_largeobject_metadata"), "1");
+    assert_eq!(c.admin_sql_in(&db, "SELECT encode(lo_get(4242), 'escape')"), "abc");
+    // Reading them still works.
+    assert_eq!(tab.query("SELECT encode(lo_get(4242), 'escape')").await.scalar(), &json!("abc"));
+}
+
+/// A superuser can write whatever a transaction says (`COPY … TO PROGRAM`,
+/// `ALTER SYSTEM` through a function, dblink): read-only cannot hold for it.
+#[tokio::test]
+async fn a_read_only_link_for_a_superuser_is_refused_at_connect() {
+    let db = database();
+    let url = tls_cluster().url_in(&db, "postgres", None, "sslmode=disable");
+    let door = Door::start(&["--url", &url, "--readonly"]);
+    let mut tab = Browser::new(&door.base);
+    let response = tab.connect("default", &[("accept", "application/json")]).await;
+    assert_eq!(response.status(), 403);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "writable_read_only_role");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("is a superuser") && error.contains("not opened"), "{error}");
+    assert!(!error.contains("postgres@"), "{error}");
+
+    // The same role without --readonly is the operator's choice.
+    let door = Door::start(&["--url", &url]);
+    assert_eq!(Browser::new(&door.base).connect("default", &[]).await.status(), 302);
+}

@@ -62,6 +62,9 @@ pub enum ApiError {
     /// Reconnecting failed.
     #[error(transparent)]
     Reconnect(#[from] ConnectError),
+    /// A read-only statement wrote, and was rolled back.
+    #[error("{}", pg::Error::ReadOnlyWrite)]
+    ReadOnlyWrite,
     /// Any other client failure.
     #[error("{0}")]
     Database(pg::Error),
@@ -104,6 +107,7 @@ impl ApiError {
             }
             pg::Error::Db(db) => ApiError::Sql(db),
             pg::Error::NulInSql => ApiError::BadParam(pg::Error::NulInSql.to_string()),
+            pg::Error::ReadOnlyWrite => ApiError::ReadOnlyWrite,
             e if e.is_connection_lost() => ApiError::Lost(Loss {
                 cause: LossCause::ConnectionLost(e.to_string()),
                 transaction: false,

@@ -48,6 +48,10 @@ pub enum TransactionStatus {
     Failed,
 }
 
+/// Fails (division by zero) when the transaction has a transaction id,
+/// which a read-only transaction gets only by writing.
+const WRITE_GUARD: &str = "SELECT 1 / (pg_catalog.txid_current_if_assigned() IS NULL)::int";
+
 /// A PostgreSQL connection. Methods take `&mut self`: one request at a time.
 ///
 /// Dropping it sends Terminate (from a spawned task when a runtime is
@@ -145,8 +149,13 @@ impl Connection {
     ) -> Result<(), Error> {
         no_nul(sql)?;
         self.ready().await?;
+        // Outside a transaction, a guard between the statement and COMMIT
+        // fails (so COMMIT rolls back) when the statement made the transaction
+        // write: it then has a transaction id. Inside one, the savepoint is
+        // rolled back anyway.
+        let guarded = self.status == TransactionStatus::Idle;
         let (before, after): (&[&str], &[&str]) = match self.status {
-            TransactionStatus::Idle => (&["BEGIN READ ONLY"], &["COMMIT"]),
+            TransactionStatus::Idle => (&["BEGIN READ ONLY"], &[WRITE_GUARD, "COMMIT"]),
             _ => (
                 &["SAVEPOINT pgdoor_read_only", "SET TRANSACTION READ ONLY"],
                 &["ROLLBACK TO SAVEPOINT pgdoor_read_only", "RELEASE SAVEPOINT pgdoor_read_only"],
@@ -176,8 +185,13 @@ impl Connection {
             return result.and(ran);
         }
         let mut result = result.and(ran);
+        let mut guard = guarded;
         while self.pending > 0 && self.broken.is_none() {
             let step = self.read_results(&mut Discard).await;
+            if std::mem::take(&mut guard) && result.is_ok() && step.is_err() && self.broken.is_none() {
+                result = Err(Error::ReadOnlyWrite);
+                continue;
+            }
             result = result.and(step);
         }
         result

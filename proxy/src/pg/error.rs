@@ -80,6 +80,13 @@ pub enum Error {
     /// carry; nothing was sent and the connection stays usable.
     #[error("the SQL text contains a NUL character (\\0), which PostgreSQL cannot take: remove it")]
     NulInSql,
+    /// A statement run read-only made its transaction write (PostgreSQL lets
+    /// a read-only transaction write large objects and temporary tables); it
+    /// was rolled back and the connection stays usable.
+    #[error(
+        "this statement wrote to the database (a large object or a temporary table) although it runs read-only: it was rolled back and nothing it did was kept"
+    )]
+    ReadOnlyWrite,
     /// The consumer of the rows failed (for example the HTTP client went away);
     /// the query was cancelled and the connection stays usable.
     #[error("result consumer failed: {0}")]
@@ -114,7 +121,7 @@ impl Error {
             Error::Db(e) if e.code.starts_with("28") => "authentication",
             Error::Db(e) if e.code == "3D000" => "database",
             Error::Db(_) | Error::Lost(_) | Error::MessageTooLarge { .. } | Error::Protocol(_) => "startup",
-            Error::Sink(_) | Error::NulInSql => "query",
+            Error::Sink(_) | Error::NulInSql | Error::ReadOnlyWrite => "query",
         }
     }
 

@@ -32,6 +32,13 @@ pub enum ConnectError {
     /// The person is not the one who opened the session.
     #[error("this session belongs to someone else: open your own /connect link")]
     OtherIdentity,
+    /// A read-only credential for a role that can write whatever a
+    /// transaction says (a superuser, or one that may run programs or write
+    /// files on the server): refused, as read-only could not hold.
+    #[error(
+        "this link is read-only, but the database role it uses {0}, so read-only could not hold; the session was not opened"
+    )]
+    WritableReadOnlyRole(&'static str),
     /// The backend now grants other access (read-only changed): the session
     /// must be opened again.
     #[error("your access to this database changed: open the /connect link again")]
@@ -145,9 +152,37 @@ impl Connector {
     }
 
     /// Opens a connection with a grant's settings.
+    /// A read-only grant's role is checked first (see [`ConnectError::WritableReadOnlyRole`]).
     pub async fn connect(&self, grant: &Grant) -> Result<Connection, ConnectError> {
-        pg::connect(&grant.config).await.map_err(ConnectError::Database)
+        let mut conn = pg::connect(&grant.config).await.map_err(ConnectError::Database)?;
+        if grant.readonly {
+            refuse_writable_role(&mut conn).await?;
+        }
+        Ok(conn)
     }
+}
+
+/// What a role holds that a read-only transaction cannot stop, in order.
+const WRITABLE_ROLE: &str = "SELECT rolsuper, \
+     pg_catalog.pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER'), \
+     pg_catalog.pg_has_role(current_user, 'pg_write_server_files', 'MEMBER') \
+     FROM pg_catalog.pg_roles WHERE rolname = current_user";
+
+async fn refuse_writable_role(conn: &mut Connection) -> Result<(), ConnectError> {
+    let mut rows = pg::Collector::unbounded();
+    conn.query(WRITABLE_ROLE, &[], &mut rows).await.map_err(ConnectError::Database)?;
+    let row = rows.results.into_iter().next().and_then(|r| r.rows.into_iter().next()).unwrap_or_default();
+    let holds = |i: usize| row.get(i).and_then(serde_json::Value::as_bool) == Some(true);
+    let why = if holds(0) {
+        "is a superuser"
+    } else if holds(1) {
+        "may run programs on the server (pg_execute_server_program)"
+    } else if holds(2) {
+        "may write files on the server (pg_write_server_files)"
+    } else {
+        return Ok(());
+    };
+    Err(ConnectError::WritableReadOnlyRole(why))
 }
 
 #[cfg(test)]
