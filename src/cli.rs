@@ -160,6 +160,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PGDOOR_MAX_ROWS", default_value_t = 10_000)]
     pub max_rows: usize,
 
+    /// Bytes of values kept per query result in the API (4 MiB; the rest are counted, not
+    /// sent). Downloads are not capped: they stream.
+    #[arg(long, env = "PGDOOR_MAX_RESULT_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_result_bytes: usize,
+
     /// pg_dump used for SQL dumps (default: the newest on PATH or under /usr/lib/postgresql/*/bin).
     #[arg(long, env = "PGDOOR_PG_DUMP", value_name = "PATH")]
     pub pg_dump: Option<PathBuf>,

@@ -140,6 +140,7 @@ pub fn door(args: &ServeArgs) -> Result<DoorConfig, ConfigError> {
         readonly: args.readonly,
         query_timeout: (args.query_timeout > 0).then(|| Duration::from_secs(args.query_timeout)),
         max_rows: args.max_rows.max(1),
+        max_result_bytes: args.max_result_bytes.max(1024),
         pg_dump: args.pg_dump.clone(),
         binary_codec,
         max_body: args.max_request_body,

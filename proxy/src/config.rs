@@ -55,6 +55,8 @@ pub struct DoorConfig {
     pub catalog_idle: Duration,
     /// Rows kept per result for `/api/query`.
     pub max_rows: usize,
+    /// Bytes of values kept per result for `/api/query` and the rows API.
+    pub max_result_bytes: usize,
     /// The pg_dump for SQL dumps; `None` picks the newest on the machine.
     pub pg_dump: Option<PathBuf>,
     /// How bytea values are shown.

@@ -15,6 +15,7 @@ mod door_readonly;
 mod door_session;
 mod door_upstream;
 mod hostile_peers;
+mod memory_caps;
 mod observe;
 mod pg_connect;
 mod pg_query;

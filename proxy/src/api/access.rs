@@ -85,7 +85,7 @@ pub async fn statement(
         params: Vec::new(),
         mode: Mode::Single,
         read_only: false,
-        output: Output::Collect { max_rows },
+        output: Output::Collect { max_rows, max_bytes: app.config.max_result_bytes },
         history: kind != "rows",
     };
     match session.run(statement, renewal).await {

@@ -28,6 +28,7 @@ pub fn info(app: &App) -> Value {
         "pgdoor": {
             "readonly": app.config.readonly,
             "max_rows": app.config.max_rows,
+            "max_result_bytes": app.config.max_result_bytes,
             "single_database": app.config.single_database,
         },
     })

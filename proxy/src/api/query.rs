@@ -34,7 +34,7 @@ pub async fn run(app: &App, session: &Arc<Session>, request: &Request) -> Result
         params: Vec::new(),
         mode: Mode::Script,
         read_only: false,
-        output: Output::Collect { max_rows: app.config.max_rows },
+        output: Output::Collect { max_rows: app.config.max_rows, max_bytes: app.config.max_result_bytes },
         history: true,
     };
     let sql = statement.sql.clone();
@@ -66,6 +66,7 @@ pub async fn run(app: &App, session: &Arc<Session>, request: &Request) -> Result
 pub(super) fn answer(ran: Ran, started_at: OffsetDateTime) -> Value {
     let (transaction, reconnected, state_lost) = (ran.transaction, ran.reconnected, ran.state_lost);
     let mut body = result_object(ran.results, ran.notices, started_at, ran.elapsed);
+    body["notices_dropped"] = json!(ran.notices_dropped);
     body["transaction"] = json!(transaction);
     if reconnected {
         body["reconnected"] = Value::Bool(true);
@@ -150,6 +151,7 @@ pub(super) fn result_json(main: ResultSet, started_at: OffsetDateTime, elapsed: 
         },
         "command": completion.map(|c| c.tag),
         "truncated": main.truncated,
+        "truncated_by": main.truncated.then_some(if main.truncated_at_bytes { "bytes" } else { "rows" }),
         "rows_total": main.rows_seen,
     })
 }

@@ -117,6 +117,8 @@ pub struct ResultSet {
     pub rows_seen: u64,
     /// True when rows were dropped because of the cap.
     pub truncated: bool,
+    /// True when the byte cap, not the row cap, dropped them.
+    pub truncated_at_bytes: bool,
     /// How the statement ended; `None` if an error cut it short.
     pub completion: Option<Completion>,
 }
@@ -127,17 +129,48 @@ pub struct ResultSet {
 pub struct Collector {
     /// Finished and current result sets, in order.
     pub results: Vec<ResultSet>,
-    /// Notices and warnings, in order.
+    /// Notices and warnings, in order, up to [`MAX_NOTICES`] and [`MAX_NOTICE_BYTES`].
     pub notices: Vec<DbError>,
+    /// Notices past the caps, counted and dropped.
+    pub notices_dropped: u64,
     codec: BinaryCodec,
     max_rows: usize,
+    max_bytes: usize,
+    bytes: usize,
+    notice_bytes: usize,
     open: bool,
 }
+
+/// The most notices one statement keeps.
+pub const MAX_NOTICES: usize = 1_000;
+
+/// The most bytes of notice text one statement keeps.
+pub const MAX_NOTICE_BYTES: usize = 256 * 1024;
+
+/// What a kept value costs beyond its text (the JSON value and its vector slot).
+const VALUE_OVERHEAD: usize = 40;
 
 impl Collector {
     /// A collector that keeps up to `max_rows` rows per result set.
     pub fn new(codec: BinaryCodec, max_rows: usize) -> Self {
-        Collector { results: Vec::new(), notices: Vec::new(), codec, max_rows, open: false }
+        Collector {
+            results: Vec::new(),
+            notices: Vec::new(),
+            notices_dropped: 0,
+            codec,
+            max_rows,
+            max_bytes: usize::MAX,
+            bytes: 0,
+            notice_bytes: 0,
+            open: false,
+        }
+    }
+
+    /// Also keeps at most about `max_bytes` of values over all result sets;
+    /// past it, rows are counted, not kept, as past the row cap.
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
     }
 
     /// A collector without a cap, for pgdoor's own small catalog queries.
@@ -167,14 +200,21 @@ impl Sink for Collector {
     }
 
     fn row(&mut self, row: &Row<'_>) -> impl Future<Output = Result<(), SinkError>> + Send {
-        let (codec, max_rows) = (self.codec, self.max_rows);
+        let (codec, max_rows, max_bytes, used) = (self.codec, self.max_rows, self.max_bytes, self.bytes);
+        let size: usize = row.values().map(|v| v.map_or(0, <[u8]>::len) + VALUE_OVERHEAD).sum();
         let result = self.current();
         result.rows_seen += 1;
-        if result.rows.len() < max_rows {
+        if result.truncated {
+            // Once a cap is met, later rows are only counted.
+        } else if result.rows.len() >= max_rows {
+            result.truncated = true;
+        } else if used.saturating_add(size) > max_bytes {
+            result.truncated = true;
+            result.truncated_at_bytes = true;
+        } else {
             let values = row.values().zip(&result.columns).map(|(v, c)| to_json(c.type_oid, v, codec)).collect();
             result.rows.push(values);
-        } else {
-            result.truncated = true;
+            self.bytes = used + size;
         }
         ready(Ok(()))
     }
@@ -186,7 +226,15 @@ impl Sink for Collector {
     }
 
     fn notice(&mut self, notice: DbError) {
-        self.notices.push(notice);
+        let size = notice.message.len()
+            + notice.detail.as_ref().map_or(0, String::len)
+            + notice.hint.as_ref().map_or(0, String::len);
+        if self.notices.len() < MAX_NOTICES && self.notice_bytes + size <= MAX_NOTICE_BYTES {
+            self.notice_bytes += size;
+            self.notices.push(notice);
+        } else {
+            self.notices_dropped += 1;
+        }
     }
 }
 

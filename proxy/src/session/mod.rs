@@ -36,6 +36,13 @@ pub use work::{CHUNK, Loss, LossCause, Mode, Output, Ran, RowEncoder, SessionErr
 /// The most statements kept in a session's history.
 const HISTORY: usize = 500;
 
+/// The most bytes of SQL a session's history keeps; the oldest go first.
+const HISTORY_BYTES: usize = 1024 * 1024;
+
+/// The most bytes of one statement the history keeps; the rest is cut off
+/// with a note saying how much.
+const HISTORY_STATEMENT_BYTES: usize = 64 * 1024;
+
 /// One statement from this session's history.
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryEntry {
@@ -142,11 +149,18 @@ impl Shared {
     fn remember(&self, query: &str) {
         let timestamp =
             OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        let query = if query.len() > HISTORY_STATEMENT_BYTES {
+            let cut = (0..=HISTORY_STATEMENT_BYTES).rev().find(|&i| query.is_char_boundary(i)).unwrap_or(0);
+            format!("{}\n-- [pgdoor kept the first {cut} of {} bytes of this statement]", &query[..cut], query.len())
+        } else {
+            query.to_owned()
+        };
         let mut history = lock(&self.history);
-        if history.len() == HISTORY {
-            history.pop_front();
+        let mut bytes: usize = history.iter().map(|e| e.query.len()).sum::<usize>() + query.len();
+        while history.len() >= HISTORY || (bytes > HISTORY_BYTES && !history.is_empty()) {
+            bytes -= history.pop_front().map_or(0, |e| e.query.len());
         }
-        history.push_back(HistoryEntry { query: query.to_owned(), timestamp });
+        history.push_back(HistoryEntry { query, timestamp });
     }
 }
 

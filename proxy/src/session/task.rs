@@ -363,8 +363,8 @@ impl EditorJob {
         self.shared.set_running(Some(token.clone()));
         let limit = self.limits.query_timeout;
         let (finish, output) = match output {
-            Output::Collect { max_rows } => {
-                let mut sink = Collector::new(self.limits.codec, max_rows);
+            Output::Collect { max_rows, max_bytes } => {
+                let mut sink = Collector::new(self.limits.codec, max_rows).with_max_bytes(max_bytes);
                 let work = execute(conn, &text, read_only, &mut sink);
                 let finish = supervise(&token, limit, reply.closed(), work).await;
                 (finish, Collected::Rows(sink))
@@ -432,13 +432,14 @@ impl EditorJob {
                 if history {
                     self.shared.remember(&text.sql);
                 }
-                let (results, notices, rows_streamed) = match output {
-                    Collected::Rows(sink) => (sink.results, sink.notices, 0),
-                    Collected::Streamed(rows) => (Vec::new(), Vec::new(), rows),
+                let (results, notices, notices_dropped, rows_streamed) = match output {
+                    Collected::Rows(sink) => (sink.results, sink.notices, sink.notices_dropped, 0),
+                    Collected::Streamed(rows) => (Vec::new(), Vec::new(), 0, rows),
                 };
                 Ok(Ran {
                     results,
                     notices,
+                    notices_dropped,
                     rows_streamed,
                     transaction: self.after.status,
                     reconnected,

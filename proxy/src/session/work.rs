@@ -38,10 +38,13 @@ pub struct Statement {
 
 /// Where a statement's rows go.
 pub enum Output {
-    /// Kept in memory, up to `max_rows` rows per result set.
+    /// Kept in memory, up to `max_rows` rows per result set and about
+    /// `max_bytes` of values in all.
     Collect {
         /// The row cap.
         max_rows: usize,
+        /// The byte cap.
+        max_bytes: usize,
     },
     /// Encoded and sent as chunks while they arrive; only memory for one
     /// chunk is held. A closed channel means the client went away.
@@ -112,8 +115,10 @@ impl Sink for StreamSink {
 pub struct Ran {
     /// Each statement's result set (collected output only).
     pub results: Vec<ResultSet>,
-    /// Notices and warnings, in order.
+    /// Notices and warnings, in order, up to the caps.
     pub notices: Vec<DbError>,
+    /// Notices past the caps, counted and dropped.
+    pub notices_dropped: u64,
     /// Rows sent (streamed output only).
     pub rows_streamed: u64,
     /// The transaction state afterwards.

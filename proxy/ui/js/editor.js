@@ -208,7 +208,11 @@ function show() {
       d.transaction === 'in_transaction' ? ' · in a transaction' : '', d.transaction === 'failed' ? ' · transaction failed: ROLLBACK' : ''),
     d.state_lost && h('div', { class: 'warning lost', role: 'alert' }, h('strong', {}, 'Reconnected. '), d.state_lost.message),
     d.truncated && h('p', { class: 'warning', role: 'note' },
-      `Showing the first ${count(d.rows.length)} of ${count(d.rows_total)} rows. Export the result to get them all.`),
+      `Showing the first ${count(d.rows.length)} of ${count(d.rows_total)} rows`,
+      d.truncated_by === 'bytes' ? ': the rest is more data than pgdoor keeps for the screen.' : '.',
+      ' Export the result to get them all.'),
+    d.notices_dropped > 0 && h('p', { class: 'warning', role: 'note' },
+      `${count(d.notices_dropped)} more notices were not kept: pgdoor keeps the first ${count(d.notices.length)}.`),
     (d.notices || []).map((n) => h('p', { class: 'notice' }, `${n.severity}: ${n.message}`)),
     d.columns.length ? grid({ columns: d.columns, rows: d.rows, types: d.column_types }) : null);
   // User Timing: from Run to the result drawn, once the browser has painted it.
