@@ -8,6 +8,7 @@ mod api_openapi;
 mod check_backend_cmd;
 mod check_cmd;
 mod contract;
+mod cross_site;
 mod demo_cmd;
 mod deploy_files;
 mod door_connect;

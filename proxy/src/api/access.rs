@@ -15,12 +15,17 @@ use crate::session::{ConnectError, Grant, Mode, Output, Ran, Session, SessionId,
 /// The request's session: by `X-Session-ID` (or `_session_id`), bound to
 /// this browser, and opened by this identity.
 pub fn session(app: &App, request: &Request) -> Result<Arc<Session>, ApiError> {
-    let raw = request
-        .header("x-session-id")
-        .map(str::to_owned)
-        .or_else(|| request.query_param("_session_id"))
-        .filter(|id| !id.is_empty())
-        .ok_or(ApiError::SessionRequired)?;
+    let in_url = || {
+        let id = request.query_param("_session_id")?;
+        Some(if is_download(request) { Ok(id) } else { Err(ApiError::SessionIdInUrl) })
+    };
+    let raw = match request.header("x-session-id") {
+        Some(id) => id.to_owned(),
+        None => in_url().transpose()?.unwrap_or_default(),
+    };
+    if raw.is_empty() {
+        return Err(ApiError::SessionRequired);
+    }
     let id = SessionId::parse(raw.trim()).ok_or(ApiError::SessionGone)?;
     let session = app.sessions.get(&id).ok_or(ApiError::SessionGone)?;
     if !session.accepts(&binding::keys(request)) {
@@ -30,6 +35,14 @@ pub fn session(app: &App, request: &Request) -> Result<Arc<Session>, ApiError> {
         return Err(ConnectError::OtherIdentity.into());
     }
     Ok(session)
+}
+
+/// A GET that answers with a file (pgweb's UI links these with `_session_id`).
+fn is_download(request: &Request) -> bool {
+    request.method == http::Method::GET
+        && (request.query_param("format").is_some()
+            || request.path.ends_with("/api/export")
+            || request.query_param("export").as_deref() == Some("true"))
 }
 
 /// A fresh grant when the session's credential has expired, else `None`.
@@ -84,7 +97,8 @@ pub async fn statement(
         sql: sql.to_owned(),
         params: Vec::new(),
         mode: Mode::Single,
-        read_only: false,
+        // A GET can be a link on another page: it never writes.
+        read_only: request.method == http::Method::GET,
         output: Output::Collect { max_rows, max_bytes: app.config.max_result_bytes },
         history: kind != "rows",
     };

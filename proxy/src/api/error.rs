@@ -23,6 +23,14 @@ pub enum ApiError {
         "{0} is not available: pgdoor opens sessions only through /connect/<resource>, for the database the credential service grants"
     )]
     Locked(&'static str),
+    /// A request a browser sent on another site's behalf.
+    #[error(
+        "pgdoor's API does not answer requests made by another site ({0}); open pgdoor itself, or ask the operator to allow that origin with --cors-origin"
+    )]
+    CrossSite(String),
+    /// `_session_id` outside a download.
+    #[error("_session_id is accepted only on GET downloads: send the session id in the X-Session-ID header")]
+    SessionIdInUrl,
     /// A statement is already running in this session.
     #[error("A query is already running in this session: wait for it to finish, or cancel it")]
     Busy,

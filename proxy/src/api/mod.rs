@@ -38,6 +38,9 @@ pub struct Noted {
 
 /// Answers a request under `/api/`.
 pub async fn handle(app: &App, request: &Request, noted: &mut Noted) -> Response {
+    if let Some(origin) = cross_site(app, request) {
+        return rescue::api(&ApiError::CrossSite(origin));
+    }
     let matched = match routes::find(&request.method, &request.path) {
         Ok(matched) => matched,
         Err(Miss::NotFound) => return rescue::api(&ApiError::NotFound),
@@ -60,6 +63,28 @@ pub async fn handle(app: &App, request: &Request, noted: &mut Noted) -> Response
             }
         }
     }
+}
+
+/// The origin of a request a browser made for another site, which the API
+/// refuses unless `--cors-origin` names it: `Sec-Fetch-Site: cross-site`, or
+/// an `Origin` that is neither pgdoor's host nor the allowed origin.
+fn cross_site(app: &App, request: &Request) -> Option<String> {
+    let origin = request.header("origin");
+    if origin.is_some() && origin == app.config.cors_origin.as_deref() {
+        return None;
+    }
+    let shown = || origin.unwrap_or("another site").to_owned();
+    if request.header("sec-fetch-site").is_some_and(|site| site.eq_ignore_ascii_case("cross-site")) {
+        return Some(shown());
+    }
+    let origin = origin?;
+    let authority = url::Url::parse(origin).ok().filter(|u| u.has_host()).map(|u| {
+        let host = u.host_str().unwrap_or_default().to_owned();
+        u.port().map_or(host.clone(), |port| format!("{host}:{port}"))
+    });
+    let hosts = [request.header("host"), request.forwarded_header("x-forwarded-host")];
+    let same = authority.is_some_and(|a| hosts.iter().flatten().any(|h| h.eq_ignore_ascii_case(&a)));
+    (!same).then(shown)
 }
 
 /// Routes that need no session.

@@ -33,7 +33,8 @@ pub async fn run(app: &App, session: &Arc<Session>, request: &Request) -> Result
         sql,
         params: Vec::new(),
         mode: Mode::Script,
-        read_only: false,
+        // A GET can be a link on another page: it never writes.
+        read_only: request.method == http::Method::GET,
         output: Output::Collect { max_rows: app.config.max_rows, max_bytes: app.config.max_result_bytes },
         history: true,
     };
@@ -55,7 +56,7 @@ pub async fn run(app: &App, session: &Arc<Session>, request: &Request) -> Result
             Ok(Response::json(200, &answer(ran, started_at)))
         }
         Err(e) => {
-            let error = ApiError::from_session(e, session.readonly);
+            let error = ApiError::from_session(e, session.readonly || request.method == http::Method::GET);
             app.recorder().record(&session.subject(), "query", &sql, started.elapsed(), Err(error.to_string()));
             Err(error)
         }
