@@ -148,6 +148,16 @@ pub struct ServeArgs {
     #[arg(long, env = "PGDOOR_CONNECT_RATE", default_value_t = 30)]
     pub connect_rate: u32,
 
+    /// Open HTTP connections allowed per client address (IPv6 by /64; trusted proxies are not
+    /// counted); 0 for no cap.
+    #[arg(long, env = "PGDOOR_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 64)]
+    pub max_connections_per_address: u32,
+
+    /// Close a connection whose request headers take longer than this to arrive, counted from
+    /// the connection's accept or the request's first byte: a duration such as 10s.
+    #[arg(long, env = "PGDOOR_HEADER_TIMEOUT", default_value = "10s")]
+    pub header_timeout: String,
+
     /// Make every session read-only.
     #[arg(long, env = "PGDOOR_READONLY")]
     pub readonly: bool,

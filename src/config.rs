@@ -137,6 +137,9 @@ pub fn door(args: &ServeArgs) -> Result<DoorConfig, ConfigError> {
         max_sessions: args.max_sessions.max(1),
         max_sessions_per_user: args.max_sessions_per_user.max(1),
         connect_rate_per_minute: args.connect_rate.max(1),
+        max_connections_per_address: (args.max_connections_per_address > 0).then_some(args.max_connections_per_address),
+        header_timeout: duration("--header-timeout", &args.header_timeout, 1)?
+            .ok_or_else(|| invalid("--header-timeout", &args.header_timeout, "at least 1s"))?,
         readonly: args.readonly,
         query_timeout: (args.query_timeout > 0).then(|| Duration::from_secs(args.query_timeout)),
         max_rows: args.max_rows.max(1),

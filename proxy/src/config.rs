@@ -45,6 +45,10 @@ pub struct DoorConfig {
     pub max_sessions_per_user: usize,
     /// `/connect` attempts per client address per minute.
     pub connect_rate_per_minute: u32,
+    /// Open HTTP connections per client address (not counting trusted proxies).
+    pub max_connections_per_address: Option<u32>,
+    /// From accept (or a later request's first byte) to the end of its headers.
+    pub header_timeout: Duration,
     /// Every session is read-only.
     pub readonly: bool,
     /// Cancel statements running longer than this.

@@ -14,6 +14,7 @@ pub mod config;
 mod connect;
 mod door;
 mod http;
+mod intake;
 mod observe;
 mod page;
 mod peer;

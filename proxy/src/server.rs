@@ -9,11 +9,13 @@ use pingora::prelude::*;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, ShutdownSignal, ShutdownSignalWatch};
 use pingora::services::background::background_service;
+use pingora::services::listening::Service;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::config::DoorConfig;
 use crate::door::Door;
+use crate::intake::{Intake, Limits};
 use crate::observe::AuditLog;
 use crate::session::Reaper;
 
@@ -85,7 +87,13 @@ pub fn run(config: DoorConfig) -> Result<(), StartError> {
         lifetime: config.session_lifetime,
         grace_period: config.grace_period,
     };
-    let mut service = http_proxy_service(&server.configuration, door);
+    let limits = Limits {
+        per_address: config.max_connections_per_address,
+        header_timeout: config.header_timeout,
+        trusted: config.trusted_proxies.clone(),
+    };
+    let proxy = pingora::proxy::http_proxy(&server.configuration, door);
+    let mut service = Service::new("pgdoor".to_owned(), Intake::new(proxy, limits));
     match &config.tls {
         Some(tls) => {
             let cert = tls.cert.to_string_lossy();

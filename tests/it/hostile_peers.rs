@@ -1,11 +1,15 @@
 //! Peers that lie: forwarded headers from a peer that is not a trusted proxy
 //! change nothing, the `/connect` limiter counts the real client (the
 //! right-most hop a trusted proxy appended, IPv6 by /64) in bounded memory,
-//! and a session answers only the identity that opened it.
+//! a session answers only the identity that opened it, and one address can
+//! neither hold many connections nor keep one open by sending slowly.
 
 use std::net::{IpAddr, UdpSocket};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::support::backend::Backend;
 use crate::support::door::{Browser, Door, client};
@@ -182,4 +186,93 @@ async fn a_session_answers_only_the_identity_that_opened_it() {
     assert_eq!(other.body["code"], "other_identity");
     tab.gateway.clear();
     assert_eq!(tab.query("SELECT 1").await.status, 403, "no identity is not the same identity");
+}
+
+/// How long until the server closes `stream` while `trickle` sends one more
+/// byte of a request every 300 ms; `None` when it stays open past `limit`.
+async fn closed_after(stream: &mut TcpStream, trickle: bool, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    let request = b"GET /healthz HTTP/1.1\r\nHost: pgdoor\r\nX-Slow: ";
+    let mut sent = 0;
+    let mut buf = [0u8; 512];
+    while started.elapsed() < limit {
+        if trickle {
+            let byte = request.get(sent).copied().unwrap_or(b'a');
+            if stream.write_all(&[byte]).await.is_err() {
+                return Some(started.elapsed());
+            }
+            sent += 1;
+        }
+        match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return Some(started.elapsed()),
+            Ok(Ok(n)) => panic!("an answer to a request that never ended: {}", String::from_utf8_lossy(&buf[..n])),
+            Err(_) => {}
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_request_trickled_a_byte_at_a_time_is_cut_at_the_header_timeout() {
+    let c = tls_cluster();
+    let db = c.create_database(roles::TRUST);
+    let url = c.url_in(&db, roles::TRUST, None, "sslmode=disable");
+    let door = Door::start(&["--url", &url, "--header-timeout", "2s"]);
+    let addr = door.base.trim_start_matches("http://").to_owned();
+
+    let mut slow = TcpStream::connect(&addr).await.unwrap();
+    let cut = closed_after(&mut slow, true, Duration::from_secs(8)).await;
+    assert!(cut.is_some_and(|t| t < Duration::from_secs(4)), "a trickled request stayed open: {cut:?}");
+
+    let mut silent = TcpStream::connect(&addr).await.unwrap();
+    let cut = closed_after(&mut silent, false, Duration::from_secs(8)).await;
+    assert!(cut.is_some_and(|t| t < Duration::from_secs(4)), "a connection that sent nothing stayed open: {cut:?}");
+
+    // Between requests the keep-alive timeout governs: an idle connection
+    // longer than the header timeout still takes its next request.
+    let mut kept = TcpStream::connect(&addr).await.unwrap();
+    for round in 0..2 {
+        kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: pgdoor\r\n\r\n").await.unwrap();
+        let mut buf = [0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_secs(5), kept.read(&mut buf)).await.unwrap().unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "round {round}: {}", String::from_utf8_lossy(&buf[..n]));
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+}
+
+#[tokio::test]
+async fn one_address_holds_a_bounded_number_of_connections() {
+    let c = tls_cluster();
+    let db = c.create_database(roles::TRUST);
+    let url = c.url_in(&db, roles::TRUST, None, "sslmode=disable");
+    let door = Door::start_on("0.0.0.0", &["--url", &url, "--max-connections-per-address", "4"], &[]);
+    let port = door.base.rsplit(':').next().unwrap().to_owned();
+    let outside = format!("{}:{port}", outside_address());
+    let healthy = |mut stream: TcpStream| async move {
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: pgdoor\r\n\r\n").await.ok()?;
+        let mut buf = [0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await.ok()?.ok()?;
+        buf[..n].starts_with(b"HTTP/1.1 200").then_some(stream)
+    };
+
+    let mut held = Vec::new();
+    for i in 0..4 {
+        let stream = TcpStream::connect(&outside).await.unwrap();
+        held.push(healthy(stream).await.unwrap_or_else(|| panic!("connection {i} of 4 was refused")));
+    }
+    let fifth = TcpStream::connect(&outside).await.unwrap();
+    assert!(healthy(fifth).await.is_none(), "a fifth connection from one address was served");
+
+    // A trusted proxy (loopback, by default) carries many clients: not capped.
+    let mut local = Vec::new();
+    for i in 0..10 {
+        let stream = TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).await.unwrap();
+        local.push(healthy(stream).await.unwrap_or_else(|| panic!("loopback connection {i} was refused")));
+    }
+
+    // A closed connection gives its slot back.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again = TcpStream::connect(&outside).await.unwrap();
+    assert!(healthy(again).await.is_some(), "a freed slot was not given back");
 }
