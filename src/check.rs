@@ -25,13 +25,14 @@ pub async fn run(args: CheckArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    report("check", &config).await
+    report("check", &config, args.readonly).await
 }
 
-/// Connects, prints each step, and returns the exit code; shared with `check-backend`.
-pub async fn report(command: &str, config: &Config) -> ExitCode {
+/// Connects, prints each step, and returns the exit code; shared with
+/// `check-backend`. With `readonly`, each way the role could write is a warning.
+pub async fn report(command: &str, config: &Config, readonly: bool) -> ExitCode {
     println!("Checking {config}");
-    match check(config).await {
+    match check(config, readonly).await {
         Ok(()) => {
             println!("OK");
             ExitCode::SUCCESS
@@ -43,7 +44,7 @@ pub async fn report(command: &str, config: &Config) -> ExitCode {
     }
 }
 
-async fn check(config: &Config) -> Result<(), pg::Error> {
+async fn check(config: &Config, readonly: bool) -> Result<(), pg::Error> {
     let mut conn = pg::connect(config).await?;
     let info = conn.info();
     println!("  connect    ok in {} to {}", ms(info.connect_time), info.address);
@@ -67,9 +68,56 @@ async fn check(config: &Config) -> Result<(), pg::Error> {
     }
     times.sort();
     println!("  SELECT 1   {} round trip (median of {ROUND_TRIPS})", ms(times[ROUND_TRIPS / 2]));
+    let mut found = Collector::unbounded();
+    conn.query(WRITE_POWERS, &[], &mut found).await?;
+    let powers: Vec<String> = found.into_last().rows.iter().filter_map(|row| row.first().map(text)).collect();
+    match (powers.is_empty(), readonly) {
+        (true, _) => {
+            println!("  writes     none found: no superuser, write role, owned object, table or schema privilege")
+        }
+        (false, false) => powers.iter().for_each(|p| println!("  writes     {p}")),
+        (false, true) => powers.iter().for_each(|p| println!("  WARNING    handed out read-only, but the role {p}")),
+    }
     conn.close().await;
     Ok(())
 }
+
+/// Every way the current role could change data outside a read-only
+/// transaction's reach, one sentence a row (empty when there is none).
+const WRITE_POWERS: &str = "\
+WITH me AS (SELECT oid, rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user),
+user_ns AS (SELECT oid, nspname FROM pg_catalog.pg_namespace
+            WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_toast%'
+              AND nspname NOT LIKE 'pg\\_temp\\_%')
+SELECT 'is a superuser' FROM me WHERE rolsuper
+UNION ALL
+SELECT 'is a member of ' || g.rolname || ' (' || CASE g.rolname
+         WHEN 'pg_execute_server_program' THEN 'runs programs on the server'
+         WHEN 'pg_write_server_files' THEN 'writes files on the server'
+         ELSE 'writes every table' END || ')'
+  FROM pg_catalog.pg_roles g, me
+ WHERE g.rolname IN ('pg_execute_server_program', 'pg_write_server_files', 'pg_write_all_data')
+   AND NOT me.rolsuper AND pg_catalog.pg_has_role(me.oid, g.oid, 'MEMBER')
+UNION ALL
+SELECT 'owns ' || count(*) || ' tables, views or sequences (e.g. ' || min(quote_ident(n.nspname) || '.' || quote_ident(c.relname)) || ')'
+  FROM pg_catalog.pg_class c JOIN user_ns n ON n.oid = c.relnamespace, me
+ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND NOT me.rolsuper AND pg_catalog.pg_has_role(me.oid, c.relowner, 'USAGE')
+HAVING count(*) > 0
+UNION ALL
+SELECT 'may INSERT, UPDATE, DELETE or TRUNCATE in ' || count(*) || ' tables (e.g. ' || min(quote_ident(n.nspname) || '.' || quote_ident(c.relname)) || ')'
+  FROM pg_catalog.pg_class c JOIN user_ns n ON n.oid = c.relnamespace, me
+ WHERE c.relkind IN ('r', 'p', 'v', 'f') AND NOT me.rolsuper
+   AND pg_catalog.has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
+HAVING count(*) > 0
+UNION ALL
+SELECT 'may CREATE in schema ' || string_agg(quote_ident(n.nspname), ', ' ORDER BY n.nspname)
+  FROM user_ns n, me
+ WHERE NOT me.rolsuper AND pg_catalog.has_schema_privilege(n.oid, 'CREATE')
+HAVING count(*) > 0
+UNION ALL
+SELECT 'may reach other servers through ' || string_agg(extname, ' and ' ORDER BY extname) || ', which this database has installed'
+  FROM pg_catalog.pg_extension WHERE extname IN ('dblink', 'postgres_fdw')
+HAVING count(*) > 0";
 
 async fn single_row(conn: &mut Connection, sql: &str) -> Result<Vec<Value>, pg::Error> {
     let mut rows = Collector::unbounded();

@@ -72,5 +72,5 @@ pub async fn run(args: CheckBackendArgs) -> ExitCode {
     let expires_at = grant.expires_at.and_then(|t| t.format(&Rfc3339).ok());
     println!("  expires_at    {}", expires_at.as_deref().unwrap_or("-"));
     println!("  label         {}", grant.label.as_deref().unwrap_or("-"));
-    check::report("check-backend", &grant.config).await
+    check::report("check-backend", &grant.config, grant.readonly).await
 }

@@ -252,6 +252,10 @@ pub struct CheckArgs {
     /// Connection string, as a postgres:// URL or libpq key=value pairs.
     #[arg(env = "PGDOOR_DATABASE_URL", hide_env_values = true)]
     pub database_url: String,
+
+    /// The role is meant to be handed out read-only: warn about everything it could write.
+    #[arg(long)]
+    pub readonly: bool,
 }
 
 /// Where credentials come from: pgweb's connect-backend flags plus pgdoor's.

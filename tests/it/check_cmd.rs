@@ -80,3 +80,42 @@ fn each_failure_is_one_line_naming_the_step() {
         assert!(!stdout.contains(secret) && !stderr.contains(secret), "secret shown:\n{stdout}{stderr}");
     }
 }
+
+#[test]
+fn a_role_meant_for_read_only_is_warned_about_what_it_could_write() {
+    let c = tls_cluster();
+    let db = c.create_database("postgres");
+    let role = format!("reader_{db}");
+    c.admin_sql_in(
+        &db,
+        &format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'pw'; CREATE TABLE public.orders(x int);
+             GRANT SELECT ON public.orders TO {role}"
+        ),
+    );
+    let url = c.url_in(&db, &role, Some("pw"), "sslmode=require");
+    let run = |readonly: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgdoor"));
+        cmd.arg("check").arg(&url).env_remove("PGDOOR_DATABASE_URL");
+        if readonly {
+            cmd.arg("--readonly");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{:?}", text(&out));
+        text(&out).0
+    };
+    let clean = run(true);
+    assert!(clean.contains("writes     none found"), "{clean}");
+    assert!(!clean.contains("WARNING"), "{clean}");
+
+    c.admin_sql_in(&db, &format!("GRANT INSERT ON public.orders TO {role}; GRANT CREATE ON SCHEMA public TO {role}"));
+    let warned = run(true);
+    assert!(
+        warned.contains("WARNING    handed out read-only, but the role may INSERT, UPDATE, DELETE or TRUNCATE in 1 tables (e.g. public.orders)"),
+        "{warned}"
+    );
+    assert!(warned.contains("WARNING    handed out read-only, but the role may CREATE in schema public"), "{warned}");
+    // Without --readonly the same facts are information, not warnings.
+    let plain = run(false);
+    assert!(plain.contains("writes     may CREATE in schema public") && !plain.contains("WARNING"), "{plain}");
+}

@@ -146,6 +146,31 @@ async fn large_object_writes_are_refused_and_change_nothing() {
     assert_eq!(tab.query("SELECT encode(lo_get(4242), 'escape')").await.scalar(), &json!("abc"));
 }
 
+/// A read-only session holds nothing between statements that would block
+/// other people or keep state: advisory locks and listens end with the statement.
+#[tokio::test]
+async fn a_read_only_statement_leaves_no_advisory_lock_or_listen() {
+    let db = database();
+    let c = tls_cluster();
+    let door = Door::start(&["--url", &c.url_in(&db, roles::TRUST, None, "sslmode=disable"), "--readonly"]);
+    let mut tab = Browser::new(&door.base);
+    tab.connect("default", &[]).await;
+    let locked = tab.query("SELECT pg_advisory_lock(4711)").await;
+    assert_eq!(locked.status, 200, "{}", locked.body);
+    let held = format!(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4711 AND database = (SELECT oid FROM pg_database WHERE datname = '{db}')"
+    );
+    assert_eq!(c.admin_sql_in(&db, &held), "0", "the advisory lock outlived its statement");
+    // Another session can take it at once.
+    assert_eq!(c.admin_sql_in(&db, "SELECT pg_try_advisory_lock(4711)"), "t");
+
+    let listen = tab.query("LISTEN pgdoor_channel").await;
+    assert_eq!(listen.status, 200, "{}", listen.body);
+    let channels = tab.query("SELECT count(*) FROM pg_listening_channels()").await;
+    assert_eq!(channels.scalar(), &json!(0), "the listen outlived its statement: {}", channels.body);
+    assert_eq!(tab.query("SELECT 1").await.scalar(), &json!(1));
+}
+
 /// A superuser can write whatever a transaction says (`COPY … TO PROGRAM`,
 /// `ALTER SYSTEM` through a function, dblink): read-only cannot hold for it.
 #[tokio::test]

@@ -350,7 +350,7 @@ async fn a_nul_in_the_sql_is_refused_and_the_connection_stays_usable() {
     assert!(!err.is_connection_lost());
     let err = conn.query("SELECT $1::text\0", &[Some("x")], &mut out).await.unwrap_err();
     assert!(matches!(err, Error::NulInSql), "{err}");
-    let err = conn.query_read_only("SELECT '\0'", &[], &mut out).await.unwrap_err();
+    let err = conn.query_read_only("SELECT '\0'", &[], &mut out, false).await.unwrap_err();
     assert!(matches!(err, Error::NulInSql), "{err}");
     assert_eq!(crate::support::scalar(&mut conn, "SELECT 'still fine'").await, "still fine");
 }

@@ -50,6 +50,10 @@ pub enum TransactionStatus {
 
 /// Fails (division by zero) when the transaction has a transaction id,
 /// which a read-only transaction gets only by writing.
+/// What a read-only session's statement may not leave behind: session-level
+/// advisory locks (which block other people) and notification listens.
+const RELEASE: [&str; 2] = ["SELECT pg_catalog.pg_advisory_unlock_all()", "UNLISTEN *"];
+
 const WRITE_GUARD: &str = "SELECT 1 / (pg_catalog.txid_current_if_assigned() IS NULL)::int";
 
 /// A PostgreSQL connection. Methods take `&mut self`: one request at a time.
@@ -141,11 +145,15 @@ impl Connection {
     /// and then write: `COMMIT; INSERT ...` is refused by the server (42601),
     /// and `SET TRANSACTION READ WRITE`, `SET default_transaction_read_only`
     /// or `RESET ALL` can only affect a transaction that ends with it.
+    /// With `release`, the session-level advisory locks and `LISTEN`s the
+    /// statement took are given up in the same round trip (a read-only
+    /// session keeps none).
     pub async fn query_read_only<S: Sink>(
         &mut self,
         sql: &str,
         params: &[Option<&str>],
         sink: &mut S,
+        release: bool,
     ) -> Result<(), Error> {
         no_nul(sql)?;
         self.ready().await?;
@@ -165,10 +173,11 @@ impl Connection {
             frontend::query(step, &mut self.framed.wbuf).map_err(Error::protocol)?;
         }
         self.extended(sql, params)?;
-        for step in after {
+        let releases: &[&str] = if release { &RELEASE } else { &[] };
+        for step in after.iter().chain(releases) {
             frontend::query(step, &mut self.framed.wbuf).map_err(Error::protocol)?;
         }
-        let tail = after.len() as u32;
+        let tail = (after.len() + releases.len()) as u32;
         self.send(before.len() as u32 + 1 + tail).await?;
         let mut result = Ok(());
         // The steps before, until the statement's and the closing steps' replies are left.

@@ -356,7 +356,11 @@ impl EditorJob {
         let text = Text { sql, params, mode };
         let hinted = may_change_state(&text.sql);
         let status_before = self.after.status;
-        let read_only = read_only || self.grant.readonly;
+        let access = match (self.grant.readonly, read_only) {
+            (true, _) => Access::ReadOnlySession,
+            (false, true) => Access::ReadOnly,
+            (false, false) => Access::Write,
+        };
         let started = Instant::now();
         let conn = self.after.conn.as_mut().expect("ready() connected");
         let token = conn.cancel_token().clone();
@@ -365,7 +369,7 @@ impl EditorJob {
         let (finish, output) = match output {
             Output::Collect { max_rows, max_bytes } => {
                 let mut sink = Collector::new(self.limits.codec, max_rows).with_max_bytes(max_bytes);
-                let work = execute(conn, &text, read_only, &mut sink);
+                let work = execute(conn, &text, access, &mut sink);
                 let finish = supervise(&token, limit, reply.closed(), work).await;
                 (finish, Collected::Rows(sink))
             }
@@ -373,7 +377,7 @@ impl EditorJob {
                 let watch = chunks.clone();
                 let mut sink = StreamSink { encoder, chunks, rows: 0 };
                 let work = async {
-                    execute(conn, &text, read_only, &mut sink).await?;
+                    execute(conn, &text, access, &mut sink).await?;
                     sink.finish().await.map_err(pg::Error::Sink)
                 };
                 let finish = supervise(&token, limit, watch.closed(), work).await;
@@ -554,13 +558,25 @@ enum Collected {
     Streamed(u64),
 }
 
+/// How a statement may touch the database.
+#[derive(Clone, Copy)]
+enum Access {
+    /// As the session's role allows.
+    Write,
+    /// Read-only, in a session that may write (a GET, a download).
+    ReadOnly,
+    /// In a read-only session: read-only, and nothing held afterwards.
+    ReadOnlySession,
+}
+
 /// Sends the statement the way its mode and the read-only rule say.
-async fn execute<S: Sink>(conn: &mut Connection, text: &Text, read_only: bool, sink: &mut S) -> Result<(), pg::Error> {
+async fn execute<S: Sink>(conn: &mut Connection, text: &Text, access: Access, sink: &mut S) -> Result<(), pg::Error> {
     let params: Vec<Option<&str>> = text.params.iter().map(Option::as_deref).collect();
-    match (read_only, text.mode) {
-        (true, _) => conn.query_read_only(&text.sql, &params, sink).await,
-        (false, Mode::Single) => conn.query(&text.sql, &params, sink).await,
-        (false, Mode::Script) => conn.simple_query(&text.sql, sink).await,
+    match (access, text.mode) {
+        (Access::ReadOnly, _) => conn.query_read_only(&text.sql, &params, sink, false).await,
+        (Access::ReadOnlySession, _) => conn.query_read_only(&text.sql, &params, sink, true).await,
+        (Access::Write, Mode::Single) => conn.query(&text.sql, &params, sink).await,
+        (Access::Write, Mode::Script) => conn.simple_query(&text.sql, sink).await,
     }
 }
 
