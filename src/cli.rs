@@ -224,7 +224,8 @@ pub struct ServeArgs {
     #[arg(long, env = "PGDOOR_LOG_FORWARDED_USER")]
     pub log_forwarded_user: bool,
 
-    /// Show the database server's address in /api/connection.
+    /// Show the database server's address in /api/connection, and the database's own message when
+    /// /connect or a dump cannot connect (it names host, port, role and database).
     #[arg(long, env = "PGDOOR_SHOW_SERVER_ADDRESS")]
     pub show_server_address: bool,
 

@@ -7,8 +7,8 @@ mod check_backend;
 mod cli;
 mod config;
 mod demo;
+mod log_line;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -69,8 +69,9 @@ fn init_logging(level: &str, format: LogFormat) -> Result<(), tracing_subscriber
     let filter = EnvFilter::try_new(level)?.add_directive("pingora=info".parse()?);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
+        .with_writer(|| log_line::Escaped(std::io::stderr()))
+        // Colours would be escaped like any other control character.
+        .with_ansi(false);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -59,7 +59,7 @@ pub async fn handle(app: &App, request: &Request, raw_resource: &str) -> Respons
         Err(e) => {
             app.metrics.connect(rescue::connect_code(&e));
             tracing::warn!(resource = %short_hash(resource.as_bytes()), status = rescue::connect_status(&e), "connect failed: {e}");
-            rescue::connect(&e, request)
+            rescue::connect(&e, request, app.config.show_server_address)
         }
     }
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::api::ApiError;
 use crate::http::{Request, Response};
 use crate::page;
-use crate::pg::TransactionStatus;
+use crate::pg::{self, TransactionStatus};
 use crate::session::ConnectError;
 
 /// The JSON answer for an API error.
@@ -23,7 +23,7 @@ pub fn api(error: &ApiError) -> Response {
 pub fn api_in(error: &ApiError, transaction: Option<TransactionStatus>) -> Response {
     let status = api_status(error);
     let message = match error {
-        ApiError::Reconnect(e) => connect_message(e),
+        ApiError::Reconnect(e) => connect_message(e, false),
         other => other.to_string(),
     };
     let mut body = json!({"error": message, "status": status, "code": api_code(error)});
@@ -53,10 +53,12 @@ pub fn api_in(error: &ApiError, transaction: Option<TransactionStatus>) -> Respo
     }
 }
 
-/// The answer for a failed `/connect`: a page, or JSON when the client asked for it.
-pub fn connect(error: &ConnectError, request: &Request) -> Response {
+/// The answer for a failed `/connect`: a page, or JSON when the client asked
+/// for it. A database's own message (which names hosts, ports, roles and
+/// databases) is shown only with `detail` (`--show-server-address`); the log has it always.
+pub fn connect(error: &ConnectError, request: &Request, detail: bool) -> Response {
     let status = connect_status(error);
-    let message = connect_message(error);
+    let message = connect_message(error, detail);
     let response = if request.wants_json() {
         Response::json(status, &json!({"error": message, "status": status, "code": connect_code(error)}))
     } else {
@@ -171,13 +173,35 @@ fn connect_advice(error: &ConnectError) -> &'static str {
     }
 }
 
-/// The person-facing description: never the backend's internal reasons in detail.
-fn connect_message(error: &ConnectError) -> String {
+/// The person-facing description: never the backend's internal reasons in
+/// detail, nor the database's unless `detail`.
+fn connect_message(error: &ConnectError, detail: bool) -> String {
     match error {
+        ConnectError::Database(e) if !detail => database_message(e).into(),
         ConnectError::Resolve(e) if e.is_not_found() => "There is no database behind this link.".into(),
         ConnectError::Resolve(ResolveError::Refused { .. }) => "Access to this database was refused.".into(),
         ConnectError::Resolve(ResolveError::TimedOut(_)) => "The credential service did not answer in time.".into(),
         ConnectError::Resolve(_) | ConnectError::BadUrl(_) => "The credential service could not be used.".into(),
         other => format!("{}.", other.to_string().trim_end_matches('.')),
+    }
+}
+
+/// What went wrong reaching the database, in words that name no host, port,
+/// role or database.
+fn database_message(error: &pg::Error) -> &'static str {
+    use pg::Error as E;
+    match error {
+        E::Auth(_) => "The database did not accept this link's credentials.",
+        E::Db(db) if db.code.starts_with("28") => "The database did not accept this link's credentials.",
+        E::Db(db) if db.code == "3D000" => "The database this link names does not exist.",
+        E::Db(db) if db.code == "53300" => "The database has too many connections right now.",
+        E::Db(db) if db.code.starts_with("57P") => "The database is starting up or shutting down.",
+        E::TlsRefused(_) | E::TlsHandshake(_) | E::TlsSetup(_) | E::Certificate(_) => {
+            "A secure connection to the database could not be set up."
+        }
+        E::Config(_) | E::Dns { .. } | E::Connect { .. } | E::ConnectTimeout(_) => {
+            "The database server could not be reached."
+        }
+        _ => "The database refused the connection.",
     }
 }

@@ -22,8 +22,9 @@ pub enum ResolveError {
         /// What it said, for the operator's log.
         reason: String,
     },
-    /// The resource is not known to the backend.
-    #[error("unknown resource \"{0}\"")]
+    /// The resource is not known to the backend. The message leaves the name
+    /// out: a resource can be a customer's token, and messages reach the log.
+    #[error("the resource is not known to the credential service")]
     UnknownResource(String),
     /// The answer cannot be used (bad JSON, no `database_url`, a malformed field, too large).
     #[error("the credential backend's answer is invalid: {0}")]

@@ -156,6 +156,25 @@ async fn a_program_that_is_no_pg_dump_says_what_to_install() {
     assert!(message.contains("apt-get install postgresql-client"), "{message}");
 }
 
+/// pg_dump's connection errors name the server's host, port and role: the
+/// person reads a plain sentence, the log has pg_dump's own.
+#[tokio::test]
+async fn a_dump_that_cannot_connect_names_no_server() {
+    let refused = fake_pg_dump(
+        "case \"$1\" in --version) echo 'pg_dump (PostgreSQL) 99.0'; exit 0;; esac\n\
+         echo 'pg_dump: error: connection to server at \"db-7.internal\" (10.1.2.3), port 6432 failed: FATAL:  role \"tenant_7\" does not exist' >&2; exit 1",
+    );
+    let (door, tab, _) = scram_tab(&["--pg-dump", refused.to_str().unwrap()]).await;
+    let answer = tab.get("export").await;
+    assert_eq!(answer.status, 502, "{}", answer.body);
+    assert_eq!(answer.body["code"], "dump_failed");
+    for leaked in ["db-7.internal", "10.1.2.3", "6432", "tenant_7"] {
+        assert!(!answer.body.to_string().contains(leaked), "{leaked} shown: {}", answer.body);
+    }
+    assert!(answer.body["error"].as_str().unwrap().contains("could not connect to the database"), "{}", answer.body);
+    assert!(door.logs().contains("db-7.internal"), "the log lacks pg_dump's message");
+}
+
 #[tokio::test]
 async fn a_dump_failing_midway_ends_the_download_visibly() {
     let broken = fake_pg_dump(

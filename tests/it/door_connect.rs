@@ -257,8 +257,16 @@ async fn each_failure_has_its_page_and_status() {
     assert_eq!(response.status(), 502);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "database_unavailable");
+    assert_eq!(body["error"], "The database did not accept this link's credentials.", "{body}");
+    // The role, host and port are for the log only.
+    for secret in ["s3cret-but-wrong", roles::SCRAM.0, "127.0.0.1", &c.port.to_string()] {
+        assert!(!body.to_string().contains(secret), "{secret} shown: {body}");
+    }
+    assert!(door.logs().contains("password authentication failed"), "the log lacks the database's message");
+    let shown = Door::start(&[args(&connect_args(&backend)), vec!["--show-server-address"]].concat());
+    let response = http.get(format!("{}/connect/badpw", shown.base)).header("accept", "application/json").send();
+    let body: Value = response.await.unwrap().json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("password authentication failed"), "{body}");
-    assert!(!body.to_string().contains("s3cret-but-wrong"));
 
     // A backend that refuses (wrong token), is down, or is too slow.
     let wrong_token = Door::start(&["--sessions", "--connect-backend", &backend.url, "--connect-token", "nope"]);

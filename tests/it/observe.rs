@@ -128,3 +128,43 @@ async fn metrics_on_their_own_address_only() {
     let main = http.get(format!("{}/metrics", door.base)).basic_auth("admin", Some("pw")).send().await.unwrap();
     assert_eq!(main.status(), 404, "the main port does not serve metrics when --metrics-addr is set");
 }
+
+/// Text from outside (here an exec resolver's stderr) cannot end a log line
+/// and forge the next one.
+#[tokio::test]
+async fn a_log_line_cannot_be_forged() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("resolver.sh");
+    std::fs::write(
+        &program,
+        "#!/bin/sh\nprintf 'no such tenant\\n2026-01-01T00:00:00Z  INFO pgdoor: session opened forged=yes\\r\\033[2J' >&2\nexit 3\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let door = Door::start(&["--sessions", "--connect-backend", &format!("exec://{}", program.display())]);
+    let response = client().get(format!("{}/connect/acme", door.base)).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    let logs = door.logs();
+    assert!(
+        logs.contains("no such tenant\\x0a2026-01-01T00:00:00Z"),
+        "the resolver's stderr was not logged escaped:\n{logs}"
+    );
+    assert!(!logs.lines().any(|line| line.starts_with("2026-01-01T00:00:00Z")), "a forged line:\n{logs}");
+    assert!(!logs.contains('\x1b') && !logs.contains('\r'), "a control character reached the log");
+}
+
+/// A resource can be a customer's secret token: the log names it by hash only.
+#[tokio::test]
+async fn resource_names_reach_the_log_hashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let map = dir.path().join("resources.toml");
+    std::fs::write(&map, "known = \"postgres://nobody@127.0.0.1:1/db?connect_timeout=1\"\n").unwrap();
+    let door = Door::start(&["--sessions", "--connect-backend", &format!("file://{}", map.display())]);
+    for token in ["tok-5f3a9c1e77d2", "known"] {
+        let response = client().get(format!("{}/connect/{token}", door.base)).send().await.unwrap();
+        assert!(response.status().is_client_error() || response.status().is_server_error());
+    }
+    let logs = door.logs();
+    assert!(logs.contains("connect failed"), "{logs}");
+    assert!(!logs.contains("tok-5f3a9c1e77d2") && !logs.contains("\"known\""), "a resource name in the log:\n{logs}");
+}

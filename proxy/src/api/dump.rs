@@ -78,13 +78,14 @@ pub async fn export(app: &App, session: &Arc<Session>, request: &Request) -> Res
     let n = stdout.read(&mut first).await.unwrap_or(0);
     if n == 0 {
         let message = finish(&mut child).await.err().unwrap_or_else(|| "it wrote nothing".into());
+        let show = app.config.show_server_address;
         return Err(match table {
             Some(table) if message.contains("no matching tables") => ApiError::NoSuchTable(table),
             // Failing at once with a table pattern, and not on the connection: the pattern is at fault.
             Some(table) if !message.contains("connection to server") => {
                 ApiError::BadParam(format!("pg_dump cannot dump the table \"{table}\": {message}"))
             }
-            _ => ApiError::DumpFailed(message),
+            _ => ApiError::DumpFailed(shown(message, show)),
         });
     }
     first.truncate(n);
@@ -96,6 +97,7 @@ pub async fn export(app: &App, session: &Arc<Session>, request: &Request) -> Res
     };
     let session = session.clone();
     let started = std::time::Instant::now();
+    let show = app.config.show_server_address;
     tokio::spawn(async move {
         let mut chunk = Bytes::from(first);
         let mut sent = 0u64;
@@ -124,13 +126,25 @@ pub async fn export(app: &App, session: &Arc<Session>, request: &Request) -> Res
         }
         let outcome = finish(&mut child).await;
         if let Err(message) = &outcome {
-            let _ = tx.send(Chunk::Failed(Box::new(rescue::api(&ApiError::DumpFailed(message.clone()))))).await;
+            let shown = shown(message.clone(), show);
+            let _ = tx.send(Chunk::Failed(Box::new(rescue::api(&ApiError::DumpFailed(shown))))).await;
         }
         recorder.record(&session.subject(), "dump", &statement, started.elapsed(), outcome.map(|()| None));
     });
     let filename = dump_filename(&config.dbname, table.as_deref(), OffsetDateTime::now_utc());
     Ok(Response::stream("application/gzip", rx)
         .header("content-disposition", format!("attachment; filename=\"{filename}\"")))
+}
+
+/// What a person is shown of pg_dump's error: a connection failure names the
+/// server's host and port (and the role), so unless `show` (`--show-server-address`)
+/// it goes to the log and the person reads a plain sentence.
+fn shown(message: String, show: bool) -> String {
+    if show || !message.contains("connection to server") {
+        return message;
+    }
+    tracing::warn!(stderr = %message, "pg_dump could not connect");
+    "it could not connect to the database; try again, and if it persists tell your administrator (pgdoor's log has pg_dump's message)".to_owned()
 }
 
 /// Waits for pg_dump; its stderr when it failed.

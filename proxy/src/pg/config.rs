@@ -190,6 +190,12 @@ pub enum ConfigError {
         /// What would have been accepted.
         expected: &'static str,
     },
+    /// Text after an unquoted password that is no parameter: most likely the
+    /// rest of a password with a space in it, so none of it is quoted back.
+    #[error(
+        "the text after the password is not a connection parameter: a password with spaces must be quoted (password='…')"
+    )]
+    SpacedPassword,
     /// Several hosts (`host=a,b`) are not supported.
     #[error("several hosts in one connection string are not supported: \"{0}\"")]
     MultipleHosts(String),
@@ -476,6 +482,8 @@ fn url_pairs(s: &str) -> Result<Vec<(String, String)>, ConfigError> {
 fn keyword_pairs(s: &str) -> Result<Vec<(String, String)>, ConfigError> {
     let mut pairs = Vec::new();
     let mut chars = s.chars().peekable();
+    // After an unquoted password, a word that is no parameter is part of it.
+    let mut after_password = false;
     loop {
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         if chars.peek().is_none() {
@@ -485,6 +493,9 @@ fn keyword_pairs(s: &str) -> Result<Vec<(String, String)>, ConfigError> {
         while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
             key.push(c);
         }
+        if after_password && !PARAMETERS.iter().any(|(name, _)| *name == key) {
+            return Err(ConfigError::SpacedPassword);
+        }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         if chars.next() != Some('=') {
             return Err(ConfigError::Syntax(format!(
@@ -493,7 +504,8 @@ fn keyword_pairs(s: &str) -> Result<Vec<(String, String)>, ConfigError> {
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         let mut value = String::new();
-        if chars.next_if_eq(&'\'').is_some() {
+        let quoted = chars.next_if_eq(&'\'').is_some();
+        if quoted {
             loop {
                 match chars.next() {
                     Some('\\') => value.push(chars.next().ok_or_else(|| unterminated(&key))?),
@@ -513,6 +525,7 @@ fn keyword_pairs(s: &str) -> Result<Vec<(String, String)>, ConfigError> {
                 }
             }
         }
+        after_password = key == "password" && !quoted;
         pairs.push((key, value));
     }
 }

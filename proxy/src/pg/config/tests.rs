@@ -168,3 +168,18 @@ fn password_never_shows_in_debug_or_display() {
     assert!(shown.contains("<redacted>"), "{shown}");
     assert_eq!(c.to_string(), "alice:<redacted>@h:5432/db (sslmode=prefer)");
 }
+
+#[test]
+fn a_spaced_password_is_never_quoted_back() {
+    for s in ["user=bob password=open sesame dbname=app", "password=open se=same host=db", "password=a b"] {
+        let err = parse(s).unwrap_err();
+        assert_eq!(err, ConfigError::SpacedPassword, "{s}");
+        for fragment in ["sesame", "se", "same", "b"] {
+            assert!(!err.to_string().contains(&format!("\"{fragment}\"")), "{s}: {err}");
+        }
+    }
+    // A parameter after an unquoted password is read as one.
+    assert_eq!(parse("password=secret dbname=app").unwrap().dbname, "app");
+    // A typo elsewhere is still named.
+    assert_eq!(parse("sslmod=require").unwrap_err(), ConfigError::UnknownParameter("sslmod".into()));
+}
