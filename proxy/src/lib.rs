@@ -13,6 +13,8 @@ mod binding;
 pub mod config;
 mod connect;
 mod door;
+#[cfg(feature = "fuzzing")]
+pub mod fuzz;
 mod http;
 mod intake;
 mod observe;

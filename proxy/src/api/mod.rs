@@ -13,6 +13,23 @@ mod routes;
 mod rows;
 mod sql;
 
+/// What the fuzz targets reach inside the API.
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzzing {
+    use crate::http::Request;
+
+    /// The rows route's SELECT for `request`, and whether its condition is
+    /// pgweb's raw `where`; `None` when the parameters are refused.
+    pub fn rows_sql(request: &Request, table: &str) -> Option<(String, bool)> {
+        super::rows::Page::plan(request, table, 10_000).ok().map(|page| (page.select(), page.raw_where))
+    }
+
+    /// The statement a download link carries.
+    pub fn download_query(request: &Request, sql: String) -> String {
+        super::query::download_query(request, sql)
+    }
+}
+
 use std::sync::Arc;
 
 use serde_json::json;

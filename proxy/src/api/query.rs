@@ -87,7 +87,7 @@ pub(super) fn answer(ran: Ran, started_at: OffsetDateTime) -> Value {
 /// `GET ?format=…&query=<base64>` with `+/=` written as `-_.`; only that
 /// form is decoded (a query string, nothing but that alphabet, UTF-8 after
 /// decoding), so typed SQL is never guessed at.
-fn download_query(request: &Request, sql: String) -> String {
+pub(super) fn download_query(request: &Request, sql: String) -> String {
     let from_link = request.query_param("query").is_some_and(|q| q == sql);
     let alphabet = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
     if !from_link || !sql.bytes().all(alphabet) {

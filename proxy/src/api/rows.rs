@@ -52,36 +52,74 @@ fn number(request: &Request, name: &str, default: i64) -> Result<i64, ApiError> 
     }
 }
 
+/// What a rows request asks for, as SQL: every name quoted, the structured
+/// filter's value a parameter; only pgweb's raw `where` is text as typed.
+pub struct Page {
+    /// The table.
+    pub table: TableRef,
+    /// ` WHERE …`, or empty.
+    pub condition: String,
+    /// ` ORDER BY …`, or empty.
+    pub order: String,
+    /// The structured filter's value, bound as `$1`.
+    pub value: Option<String>,
+    /// The condition is pgweb's raw `where` fragment.
+    pub raw_where: bool,
+    /// Rows per page, at most the row cap.
+    pub limit: i64,
+    /// Rows skipped.
+    pub offset: i64,
+}
+
+impl Page {
+    /// Reads the request's parameters for the table named `raw`.
+    pub fn plan(request: &Request, raw: &str, max_rows: usize) -> Result<Page, ApiError> {
+        let table = table(raw)?;
+        let limit = number(request, "limit", 100)?;
+        if limit < 1 {
+            return Err(ApiError::BadParam("limit must be greater than 0".into()));
+        }
+        let limit = limit.min(max_rows as i64);
+        let offset = number(request, "offset", 0)?.max(0);
+        let order = match request.param("sort_column").filter(|c| !c.is_empty()) {
+            None => String::new(),
+            Some(column) => {
+                let direction = match request.param("sort_order").unwrap_or_default().to_ascii_uppercase().as_str() {
+                    "" | "ASC" => "ASC",
+                    "DESC" => "DESC",
+                    other => {
+                        return Err(ApiError::BadParam(format!("sort_order must be ASC or DESC, not \"{other}\"")));
+                    }
+                };
+                format!(" ORDER BY {} {direction}", quote_ident(&column))
+            }
+        };
+        let (filter, value) = structured_filter(request)?;
+        let raw_where = request.param("where").filter(|w| !w.trim().is_empty());
+        let condition = match (&filter, &raw_where) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::BadParam("give either where or filter_column, not both".into()));
+            }
+            (Some(f), None) => format!(" WHERE {f}"),
+            (None, Some(w)) => format!(" WHERE {w}"),
+            (None, None) => String::new(),
+        };
+        Ok(Page { table, condition, order, value, raw_where: raw_where.is_some(), limit, offset })
+    }
+
+    /// The page's SELECT.
+    pub fn select(&self) -> String {
+        let Page { table, condition, order, limit, offset, .. } = self;
+        format!("SELECT * FROM {}{condition}{order} LIMIT {limit} OFFSET {offset}", table.quoted())
+    }
+}
+
 /// Handles the rows route.
 pub async fn rows(app: &App, session: &Arc<Session>, request: &Request, raw: &str) -> Result<Response, ApiError> {
-    let table = table(raw)?;
-    let limit = number(request, "limit", 100)?;
-    if limit < 1 {
-        return Err(ApiError::BadParam("limit must be greater than 0".into()));
-    }
-    let limit = limit.min(app.config.max_rows as i64);
-    let offset = number(request, "offset", 0)?.max(0);
-    let order = match request.param("sort_column").filter(|c| !c.is_empty()) {
-        None => String::new(),
-        Some(column) => {
-            let direction = match request.param("sort_order").unwrap_or_default().to_ascii_uppercase().as_str() {
-                "" | "ASC" => "ASC",
-                "DESC" => "DESC",
-                other => return Err(ApiError::BadParam(format!("sort_order must be ASC or DESC, not \"{other}\""))),
-            };
-            format!(" ORDER BY {} {direction}", quote_ident(&column))
-        }
-    };
-    let (filter, value) = structured_filter(request)?;
-    let raw_where = request.param("where").filter(|w| !w.trim().is_empty());
-    let condition = match (&filter, &raw_where) {
-        (Some(_), Some(_)) => return Err(ApiError::BadParam("give either where or filter_column, not both".into())),
-        (Some(f), None) => format!(" WHERE {f}"),
-        (None, Some(w)) => format!(" WHERE {w}"),
-        (None, None) => String::new(),
-    };
+    let page = Page::plan(request, raw, app.config.max_rows)?;
+    let select = page.select();
+    let Page { table, condition, order, value, raw_where, limit, offset } = page;
     let from = table.quoted();
-    let select = format!("SELECT * FROM {from}{condition}{order} LIMIT {limit} OFFSET {offset}");
     let started_at = OffsetDateTime::now_utc();
     let started = Instant::now();
     let params: Vec<Option<&str>> = value.as_deref().map(Some).into_iter().collect();
@@ -91,7 +129,7 @@ pub async fn rows(app: &App, session: &Arc<Session>, request: &Request, raw: &st
         let params = value.into_iter().map(Some).collect();
         return export::start(app, session, request, all, params, format, "rows").await;
     }
-    let (page, count) = if raw_where.is_some() {
+    let (page, count) = if raw_where {
         let page = last(access::statement(app, session, request, &select, limit as usize, "rows").await?);
         let count_sql = format!("SELECT count(*) FROM {from}{condition}");
         let count = last(access::statement(app, session, request, &count_sql, 1, "rows").await?);

@@ -110,6 +110,35 @@ async fn attempt(
     Ok(Connection::new(framed, params, cancel, info))
 }
 
+/// Plays `server` as everything a server says to a new connection and to
+/// the statements that follow (a query with parameters, a read-only query
+/// and a script), for fuzzing: whatever the bytes, the client must fail
+/// with an error, never panic or hang.
+#[cfg(feature = "fuzzing")]
+pub async fn replay(server: Vec<u8>) {
+    use super::query::Collector;
+    use super::stream::Replay;
+    use super::value::BinaryCodec;
+    let Ok(config) = Config::parse_with("postgres://fuzz:secret@127.0.0.1/db?sslmode=disable", &super::Isolated) else {
+        return;
+    };
+    let mut framed = Framed::new(Stream::Replay(Replay(std::io::Cursor::new(server))), 1 << 20);
+    let connected = async {
+        startup(&mut framed, &config)?;
+        framed.flush().await?;
+        let auth = auth::authenticate(&mut framed, &config, false, None).await?;
+        read_until_ready(&mut framed).await.map(|ready| (ready, auth))
+    };
+    let Ok(((params, pid, secret), auth)) = connected.await else { return };
+    let target = Target::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], 5432)));
+    let info = ConnectionInfo { address: target.to_string(), tls: None, auth, connect_time: std::time::Duration::ZERO };
+    let mut conn = Connection::new(framed, params, CancelToken::new(target, None, pid, secret), info);
+    let mut rows = Collector::new(BinaryCodec::None, 100).with_max_bytes(1 << 16);
+    let _ = conn.query("SELECT $1", &[Some("x")], &mut rows).await;
+    let _ = conn.query_read_only("SELECT 1", &[], &mut rows, true).await;
+    let _ = conn.simple_query("SELECT 1; SELECT 2", &mut rows).await;
+}
+
 fn startup(framed: &mut Framed, config: &Config) -> Result<(), Error> {
     let mut params =
         vec![("user", config.user.as_str()), ("database", config.dbname.as_str()), ("client_encoding", "UTF8")];

@@ -33,6 +33,8 @@ mod value;
 pub use auth::AuthMethod;
 pub use cancel::CancelToken;
 pub use config::{ChannelBinding, Config, ConfigError, Environment, Host, Isolated, OsEnvironment, RootCert, SslMode};
+#[cfg(feature = "fuzzing")]
+pub use connect::replay;
 pub use connect::{ClientOptions, connect, connect_with};
 pub use connection::{Connection, ConnectionInfo, TransactionStatus};
 pub use error::{DbError, Error};

@@ -18,6 +18,36 @@ pub(crate) enum Stream {
     Unix(UnixStream),
     /// What is left after the transport was handed to the Terminate task.
     Closed,
+    /// Bytes a fuzz target plays as the server.
+    #[cfg(feature = "fuzzing")]
+    Replay(Replay),
+}
+
+/// A server that says the same bytes whatever it is told, then hangs up;
+/// what the client writes is dropped.
+#[cfg(feature = "fuzzing")]
+pub(crate) struct Replay(pub std::io::Cursor<Vec<u8>>);
+
+#[cfg(feature = "fuzzing")]
+impl AsyncRead for Replay {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+#[cfg(feature = "fuzzing")]
+impl AsyncWrite for Replay {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
 }
 
 macro_rules! each {
@@ -28,6 +58,8 @@ macro_rules! each {
             #[cfg(unix)]
             Stream::Unix($s) => $e,
             Stream::Closed => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+            #[cfg(feature = "fuzzing")]
+            Stream::Replay($s) => $e,
         }
     };
 }

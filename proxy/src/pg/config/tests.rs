@@ -183,3 +183,12 @@ fn a_spaced_password_is_never_quoted_back() {
     // A typo elsewhere is still named.
     assert_eq!(parse("sslmod=require").unwrap_err(), ConfigError::UnknownParameter("sslmod".into()));
 }
+
+/// Inputs the fuzzer found (tests/fuzz), kept so they stay handled.
+#[test]
+fn fuzz_findings_stay_fixed() {
+    // A password ending in ':' right after the user: shown redacted.
+    let c = parse("postgresql://I:I:@postgrespost\t").unwrap();
+    assert_eq!(password(&c), Some("I:"));
+    assert!(c.to_string().starts_with("I:<redacted>@"), "{c}");
+}
