@@ -229,7 +229,13 @@ pub struct ServeArgs {
     #[arg(long, env = "PGDOOR_SHOW_SERVER_ADDRESS")]
     pub show_server_address: bool,
 
-    /// Seconds in-flight requests get to finish at shutdown.
+    /// Seconds at shutdown during which /readyz fails but requests are still served, so load
+    /// balancers stop sending new ones (default 5, or 0 when stdin is a terminal)
+    #[arg(long, env = "PGDOOR_DRAIN_DELAY", value_name = "SECONDS")]
+    pub drain_delay: Option<u64>,
+
+    /// Seconds requests in flight get to finish at shutdown, after the drain delay; then every
+    /// session closes (running statements cancelled) within about a second.
     #[arg(long, env = "PGDOOR_GRACE_PERIOD", default_value_t = 10)]
     pub grace_period: u64,
 

@@ -166,9 +166,17 @@ pub fn door(args: &ServeArgs) -> Result<DoorConfig, ConfigError> {
         audit_log: args.audit_log.clone(),
         log_forwarded_user: args.log_forwarded_user,
         show_server_address: args.show_server_address,
+        drain_delay: Duration::from_secs(args.drain_delay.unwrap_or_else(default_drain_delay)),
         grace_period: Duration::from_secs(args.grace_period),
         threads,
     })
+}
+
+/// Long enough for a Kubernetes Service to stop sending to a terminating
+/// pod; none for a person at a terminal pressing Ctrl+C.
+fn default_drain_delay() -> u64 {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() { 0 } else { 5 }
 }
 
 fn invalid(flag: &'static str, value: &str, reason: &str) -> ConfigError {

@@ -103,6 +103,8 @@ fn prepare(args: &DemoArgs) -> Result<(Cluster, DoorConfig), DemoError> {
         format!("file://{}", resources.display()),
         "--grace-period".into(),
         "1".into(),
+        "--drain-delay".into(),
+        "0".into(),
     ];
     let parsed = Cli::try_parse_from(argv).map_err(|e| step("preparing pgdoor")(e.to_string()))?;
     let Some(Subcommand::Serve(serve_args)) = parsed.command else {

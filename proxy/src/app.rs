@@ -14,6 +14,7 @@ use crate::http::Request;
 use crate::observe::{AuditLog, Metrics, Recorder};
 use crate::peer;
 use crate::session::{Connector, Limits, Registry};
+use crate::shutdown::Lifecycle;
 
 /// Most client addresses the `/connect` limiter tracks (about 100 bytes
 /// each); when full, all clients share one budget until a prune frees room.
@@ -37,6 +38,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// The audit log, when `--audit-log` is set.
     pub audit: Option<Arc<AuditLog>>,
+    /// Serving, draining or stopping; requests in flight.
+    pub lifecycle: Arc<Lifecycle>,
     connect_limiter: DefaultKeyedRateLimiter<IpAddr>,
     pruned_at: Mutex<Instant>,
 }
@@ -55,6 +58,7 @@ impl App {
             )),
             metrics: Arc::new(Metrics::default()),
             audit: audit.map(Arc::new),
+            lifecycle: Arc::default(),
             connect_limiter: RateLimiter::keyed(Quota::per_minute(rate)),
             pruned_at: Mutex::new(Instant::now()),
             config,

@@ -83,7 +83,9 @@ pub struct DoorConfig {
     pub log_forwarded_user: bool,
     /// Include the database server's address in `/api/connection`.
     pub show_server_address: bool,
-    /// How long in-flight requests get to finish at shutdown.
+    /// At shutdown, how long `/readyz` fails while requests are still served.
+    pub drain_delay: Duration,
+    /// At shutdown, how long requests in flight get to finish (after the drain).
     pub grace_period: Duration,
     /// Worker threads for the HTTP service.
     pub threads: usize,

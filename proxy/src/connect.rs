@@ -27,6 +27,9 @@ pub async fn handle(app: &App, request: &Request, raw_resource: &str) -> Respons
     }
     let identity = app.identity(request);
     let result = async {
+        if app.lifecycle.stopping() {
+            return Err(ConnectError::ShuttingDown);
+        }
         app.sessions.check_limits(identity.as_deref())?;
         let ask = app.connector.request(&resource, |name| request.forwarded_header(name).map(str::to_owned));
         let (grant, took) = app.connector.resolve(&ask).await;
@@ -36,9 +39,9 @@ pub async fn handle(app: &App, request: &Request, raw_resource: &str) -> Respons
         let binding = app.config.session_binding.then(BindingKey::random);
         let fields = NewSession { resource: resource.clone(), identity: identity.clone(), grant, binding };
         let session = Session::start(fields, editor, app.connector.clone(), app.limits());
-        if let Err(limit) = app.sessions.insert(session.clone()) {
+        if let Err(refused) = app.sessions.insert(session.clone()) {
             session.close().await;
-            return Err(limit.into());
+            return Err(refused);
         }
         Ok::<_, ConnectError>(session)
     }

@@ -19,6 +19,7 @@ use crate::config::DoorConfig;
 use crate::http::{Body, Chunk, Request, Response};
 use crate::observe::AuditLog;
 use crate::session::Registry;
+use crate::shutdown::{InFlight, Lifecycle};
 use crate::{api, binding, connect, page, peer, rescue, ui};
 
 /// The front door: the pingora service around the [`App`].
@@ -26,12 +27,13 @@ pub struct Door {
     app: App,
 }
 
-/// Per-request state for the access log.
+/// Per-request state for the access log; it counts the request as in flight.
 pub struct Ctx {
     started: Instant,
     route: &'static str,
     session: Option<String>,
     user: Option<String>,
+    _in_flight: InFlight,
 }
 
 impl Door {
@@ -40,9 +42,14 @@ impl Door {
         Door { app: App::new(config, audit) }
     }
 
-    /// The live sessions (for the reaper).
+    /// The live sessions (for the reaper and shutdown).
     pub fn sessions(&self) -> Arc<Registry> {
         self.app.sessions.clone()
+    }
+
+    /// Where the process is in its life (for shutdown).
+    pub fn lifecycle(&self) -> Arc<Lifecycle> {
+        self.app.lifecycle.clone()
     }
 
     /// True for requests pgdoor does not answer itself, when an upstream is set:
@@ -311,11 +318,12 @@ impl ProxyHttp for Door {
     type CTX = Ctx;
 
     fn new_ctx(&self) -> Ctx {
-        Ctx { started: Instant::now(), route: "-", session: None, user: None }
+        Ctx { started: Instant::now(), route: "-", session: None, user: None, _in_flight: self.app.lifecycle.request() }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> pingora::Result<bool> {
-        session.set_keepalive(Some(75));
+        // Once stopping, each answer closes its connection.
+        session.set_keepalive((!self.app.lifecycle.stopping()).then_some(75));
         if self.on_metrics_listener(session) {
             ctx.route = "/metrics";
             let response = match session.req_header().uri.path() {
@@ -339,9 +347,9 @@ impl ProxyHttp for Door {
                 }
                 let response = if request.path == "/readyz" && method_refused(&request).is_none() {
                     ctx.route = "/readyz";
-                    match session.is_process_shutting_down() {
-                        true => Response::text(503, "shutting down\n"),
-                        false => Response::text(200, "ready\n"),
+                    match self.app.lifecycle.ready() {
+                        true => Response::text(200, "ready\n"),
+                        false => Response::text(503, "shutting down\n"),
                     }
                 } else {
                     let routed = self.route(&request, ctx);

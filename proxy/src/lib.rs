@@ -24,6 +24,7 @@ pub mod pg;
 mod rescue;
 mod server;
 pub mod session;
+mod shutdown;
 mod ui;
 
 pub use config::{DoorConfig, TlsFiles, Upstream};

@@ -66,6 +66,7 @@ pub fn connect(error: &ConnectError, request: &Request, detail: bool) -> Respons
     };
     match error {
         ConnectError::Limit(_) => response.header("retry-after", "60"),
+        ConnectError::ShuttingDown => response.header("retry-after", "5"),
         _ => response,
     }
 }
@@ -130,6 +131,7 @@ pub fn connect_status(error: &ConnectError) -> u16 {
         ConnectError::Limit(_) => 429,
         ConnectError::OtherIdentity | ConnectError::WritableReadOnlyRole(_) => 403,
         ConnectError::AccessChanged => 401,
+        ConnectError::ShuttingDown => 503,
     }
 }
 
@@ -146,6 +148,7 @@ pub fn connect_code(error: &ConnectError) -> &'static str {
         ConnectError::OtherIdentity => "other_identity",
         ConnectError::WritableReadOnlyRole(_) => "writable_read_only_role",
         ConnectError::AccessChanged => "session_gone",
+        ConnectError::ShuttingDown => "shutting_down",
     }
 }
 
@@ -170,6 +173,7 @@ fn connect_advice(error: &ConnectError) -> &'static str {
             "Tell your administrator: a read-only link needs a database role without superuser, pg_execute_server_program or pg_write_server_files."
         }
         ConnectError::AccessChanged => "Open the link you were given again.",
+        ConnectError::ShuttingDown => "pgdoor is restarting or stopping: open the link again in a few seconds.",
     }
 }
 

@@ -1,5 +1,6 @@
 //! Starting the server: pingora with one HTTP service (plain or TLS with
-//! HTTP/2) and the session reaper, stopped gracefully on SIGTERM or SIGINT.
+//! HTTP/2) and the session reaper, stopped in order on SIGTERM or SIGINT
+//! (see `shutdown.rs`).
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use crate::door::Door;
 use crate::intake::{Intake, Limits};
 use crate::observe::AuditLog;
 use crate::session::Reaper;
+use crate::shutdown::Shutdown;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +45,8 @@ pub enum StartError {
     },
 }
 
-/// Runs until SIGTERM or SIGINT, then lets in-flight requests finish (up to
-/// the grace period) and closes every session with Terminate.
+/// Runs until SIGTERM or SIGINT, then drains, lets in-flight requests finish
+/// (up to the grace period) and closes every session with Terminate.
 pub fn run(config: DoorConfig) -> Result<(), StartError> {
     // pingora would retry a busy port for 30 s and then fail inside a worker.
     drop(
@@ -74,17 +76,21 @@ pub fn run(config: DoorConfig) -> Result<(), StartError> {
     let config = Arc::new(config);
     let conf = ServerConf {
         threads: config.threads,
-        grace_period_seconds: Some(config.grace_period.as_secs()),
-        graceful_shutdown_timeout_seconds: Some(2),
+        // pgdoor drains and waits itself before it tells pingora to stop;
+        // then only answers being written remain.
+        grace_period_seconds: Some(0),
+        graceful_shutdown_timeout_seconds: Some(1),
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
 
     let door = Door::new(config.clone(), audit);
-    let reaper = Reaper {
-        registry: door.sessions(),
-        idle_timeout: config.idle_timeout,
-        lifetime: config.session_lifetime,
+    let reaper =
+        Reaper { registry: door.sessions(), idle_timeout: config.idle_timeout, lifetime: config.session_lifetime };
+    let shutdown = Shutdown {
+        lifecycle: door.lifecycle(),
+        sessions: door.sessions(),
+        drain_delay: config.drain_delay,
         grace_period: config.grace_period,
     };
     let limits = Limits {
@@ -112,23 +118,30 @@ pub fn run(config: DoorConfig) -> Result<(), StartError> {
     server.add_service(background_service("session reaper", reaper));
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     tracing::info!("pgdoor listening on {scheme}://{}{}/", config.listen, config.prefix);
-    server.run(RunArgs { shutdown_signal: Box::new(GracefulOnBoth) });
+    server.run(RunArgs { shutdown_signal: Box::new(InOrder(shutdown)) });
     Ok(())
 }
 
-/// SIGTERM and SIGINT both shut down gracefully (pingora's default makes SIGINT abrupt).
-struct GracefulOnBoth;
+/// SIGTERM and SIGINT both run the [`Shutdown`] sequence (pingora's default
+/// makes SIGINT abrupt); pingora is told to stop only once it is done.
+struct InOrder(Shutdown);
 
 #[async_trait]
-impl ShutdownSignalWatch for GracefulOnBoth {
+impl ShutdownSignalWatch for InOrder {
     async fn recv(&self) -> ShutdownSignal {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
         let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
         tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: finishing in-flight requests, then closing sessions"),
-            _ = int.recv() => tracing::info!("SIGINT: finishing in-flight requests, then closing sessions"),
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
         }
+        tokio::select! {
+            () = self.0.settle() => {}
+            _ = term.recv() => tracing::info!("SIGTERM again: closing sessions now"),
+            _ = int.recv() => tracing::info!("SIGINT again: closing sessions now"),
+        }
+        self.0.close_sessions().await;
         ShutdownSignal::GracefulTerminate
     }
 }

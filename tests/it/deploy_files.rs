@@ -1,6 +1,6 @@
 //! The files in deploy/: Kubernetes manifests valid against the Kubernetes
-//! schemas, a systemd unit systemd accepts, and every PGDOOR_* setting they
-//! use a real one.
+//! schemas, a systemd unit systemd accepts, every PGDOOR_* setting they use a
+//! real one, and stop timeouts that let pgdoor's shutdown finish.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -83,4 +83,36 @@ fn the_dockerfile_copies_what_exists_and_runs_as_non_root() {
     }
     let user = dockerfile.lines().rev().find(|l| l.starts_with("USER ")).expect("a USER line");
     assert!(!user.contains("root") && !user.contains(" 0"), "{user}");
+}
+
+/// The number after `key` in `text` (the first digits that follow it).
+fn number_after(text: &str, key: &str) -> u64 {
+    let at = text.find(key).unwrap_or_else(|| panic!("{key} is not set"));
+    let digits: String =
+        text[at + key.len()..].chars().skip_while(|c| !c.is_ascii_digit()).take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or_else(|_| panic!("no number after {key}"))
+}
+
+/// pgdoor exits within drain + grace + 2 s; each stop timeout must allow that.
+#[test]
+fn stop_timeouts_fit_the_shutdown() {
+    let bound = |text: &str| number_after(text, "PGDOOR_DRAIN_DELAY") + number_after(text, "PGDOOR_GRACE_PERIOD") + 2;
+
+    let manifest = std::fs::read_to_string(deploy().join("kubernetes/deployment.yaml")).unwrap();
+    let pod = number_after(&manifest, "terminationGracePeriodSeconds:");
+    assert!(pod >= bound(&manifest), "terminationGracePeriodSeconds {pod} < {}", bound(&manifest));
+    let gateway = number_after(&manifest, "sleep: {seconds:");
+    assert!(
+        gateway >= bound(&manifest) && gateway < pod,
+        "the gateway's preStop sleep {gateway} must cover pgdoor's shutdown and end before the pod's limit"
+    );
+
+    let unit = std::fs::read_to_string(deploy().join("systemd/pgdoor.service")).unwrap();
+    let stop = number_after(&unit, "TimeoutStopSec=");
+    assert!(stop >= bound(&unit), "TimeoutStopSec {stop} < {}", bound(&unit));
+
+    let dockerfile = std::fs::read_to_string(deploy().join("Dockerfile")).unwrap();
+    let env = dockerfile.lines().find(|l| l.starts_with("ENV ")).expect("an ENV line");
+    let docker = number_after(&dockerfile, "docker stop -t");
+    assert!(docker >= bound(env), "docker stop -t {docker} < {}", bound(env));
 }

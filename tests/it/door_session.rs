@@ -208,10 +208,9 @@ async fn shutdown_lets_a_running_query_finish_then_closes_sessions() {
     let db = c.create_database(roles::TRUST);
     let mut door = door_for(&db, &["--grace-period", "5"]);
     let tab = open_tab(&door).await;
-    let pid = door.pid();
     let (answer, ()) = tokio::join!(tab.query("SELECT pg_sleep(1.5), 'finished'"), async {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+        sigterm(&door);
     });
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.body["rows"][0][1], "finished");
@@ -221,6 +220,103 @@ async fn shutdown_lets_a_running_query_finish_then_closes_sessions() {
     let logs = door.logs();
     assert!(logs.contains("all sessions closed"), "{logs}");
     assert!(!logs.contains("unexpected EOF"), "{logs}");
+}
+
+fn sigterm(door: &Door) {
+    let pid = nix::unistd::Pid::from_raw(door.pid() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_drains_finishes_and_ends_fifty_sessions_within_its_bound() {
+    let c = dedicated_cluster("shutdown");
+    let db = c.create_database(roles::TRUST);
+    let url = c.url_in(&db, roles::TRUST, None, "sslmode=disable");
+    let (drain, grace) = (2, 2);
+    let mut door = Door::start(&[
+        "--url",
+        &url,
+        "--connect-rate",
+        "1000",
+        "--max-sessions-per-user",
+        "100",
+        "--drain-delay",
+        &drain.to_string(),
+        "--grace-period",
+        &grace.to_string(),
+    ]);
+    let mut tabs = Vec::new();
+    for _ in 0..50 {
+        let tab = open_tab(&door).await;
+        assert_eq!(tab.query("SELECT 1").await.status, 200);
+        tabs.push(tab);
+    }
+    assert_eq!(c.connections_to(&db), 50);
+    let sleeper = tabs.pop().unwrap();
+    let long = tokio::spawn(async move {
+        let request = crate::support::door::client()
+            .post(format!("{}/api/query", sleeper.base))
+            .header("x-session-id", sleeper.session.clone().unwrap())
+            .header("cookie", sleeper.cookie.clone().unwrap())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("query=SELECT+pg_sleep(60)");
+        match request.send().await {
+            Ok(response) => Some(response.status().as_u16()),
+            Err(_) => None,
+        }
+    });
+    let running = "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = 'SELECT pg_sleep(60)'";
+    let until = Instant::now() + Duration::from_secs(5);
+    while c.admin_sql(running) != "1" {
+        assert!(Instant::now() < until, "pg_sleep(60) never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let signalled = Instant::now();
+    sigterm(&door);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let client = crate::support::door::client();
+    let ready = client.get(format!("{}/readyz", door.base)).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "readiness fails while draining");
+    let served = tabs[0].query("SELECT 'still served'").await;
+    assert_eq!(served.status, 200, "requests are still served while draining: {}", served.body);
+
+    tokio::time::sleep(Duration::from_secs(drain) + Duration::from_millis(300) - signalled.elapsed()).await;
+    let mut late = Browser::new(&door.base);
+    let refused = late.connect("default", &[]).await;
+    assert_eq!(refused.status(), 503, "no new session once stopping");
+    assert_eq!(refused.headers()["connection"], "close");
+    assert!(refused.text().await.unwrap().contains("shutting down"));
+
+    let status = door.wait_exit(Duration::from_secs(drain + grace + 5)).expect("pgdoor exits");
+    let took = signalled.elapsed();
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_secs(drain + grace + 2), "took {took:?}, the bound is drain + grace + 2 s");
+    assert!(took >= Duration::from_secs(drain + grace), "the running statement got the grace period: {took:?}");
+    assert_ne!(long.await.unwrap(), Some(200), "a statement cut by shutdown is not reported as done");
+    let until = Instant::now() + Duration::from_secs(2);
+    while c.connections_to(&db) > 0 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(c.connections_to(&db), 0, "every session's backend is gone");
+    let logs = door.logs();
+    assert!(logs.contains("all sessions closed"), "{logs}");
+    assert!(!logs.contains("unexpected EOF"), "{logs}");
+}
+
+#[tokio::test]
+async fn an_idle_pgdoor_without_a_drain_delay_exits_at_once() {
+    let db = tls_cluster().create_database(roles::TRUST);
+    let mut door = door_for(&db, &["--grace-period", "10"]);
+    let tab = open_tab(&door).await;
+    assert_eq!(tab.query("SELECT 1").await.status, 200);
+    let signalled = Instant::now();
+    sigterm(&door);
+    let status = door.wait_exit(Duration::from_secs(10)).expect("pgdoor exits");
+    assert!(status.success(), "{status}");
+    let took = signalled.elapsed();
+    assert!(took < Duration::from_millis(1500), "nothing was in flight, yet it took {took:?}");
+    assert_eq!(tls_cluster().connections_to(&db), 0);
 }
 
 #[tokio::test]

@@ -39,6 +39,9 @@ pub enum ConnectError {
         "this link is read-only, but the database role it uses {0}, so read-only could not hold; the session was not opened"
     )]
     WritableReadOnlyRole(&'static str),
+    /// pgdoor is shutting down and opens no new session.
+    #[error("pgdoor is shutting down and opens no new session right now")]
+    ShuttingDown,
     /// The backend now grants other access (read-only changed): the session
     /// must be opened again.
     #[error("your access to this database changed: open the /connect link again")]

@@ -281,11 +281,6 @@ impl Session {
         self.shared.transaction()
     }
 
-    /// True while the person's statement runs.
-    pub fn is_running(&self) -> bool {
-        self.shared.running().is_some()
-    }
-
     /// True once the session was closed.
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::Relaxed)

@@ -1,6 +1,5 @@
-//! The background task that ends sessions idle or alive too long, and every
-//! session at shutdown. Sessions close concurrently, each within its own
-//! deadline, so one stuck statement delays only its own session.
+//! The background task that ends sessions idle or alive too long. (At
+//! shutdown the server closes every session itself: see `shutdown.rs`.)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,9 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
-use tokio::task::JoinSet;
 
-use super::{Registry, Session};
+use super::Registry;
 
 /// Runs as a pingora background service.
 pub struct Reaper {
@@ -20,8 +18,6 @@ pub struct Reaper {
     pub idle_timeout: Option<Duration>,
     /// `--session-lifetime`.
     pub lifetime: Option<Duration>,
-    /// At shutdown, how long running statements may take before they are cancelled.
-    pub grace_period: Duration,
 }
 
 impl Reaper {
@@ -41,18 +37,6 @@ impl Reaper {
     }
 }
 
-/// Closes sessions concurrently; returns once all are closed or `deadline` passed.
-async fn close_all(sessions: Vec<Arc<Session>>, deadline: Duration) {
-    let mut closing = JoinSet::new();
-    for session in sessions {
-        closing.spawn(async move { session.close().await });
-    }
-    let all = async { while closing.join_next().await.is_some() {} };
-    if tokio::time::timeout(deadline, all).await.is_err() {
-        tracing::warn!("some sessions did not close in time");
-    }
-}
-
 #[async_trait]
 impl BackgroundService for Reaper {
     async fn start(&self, mut shutdown: ShutdownWatch) {
@@ -60,21 +44,8 @@ impl BackgroundService for Reaper {
         loop {
             tokio::select! {
                 _ = ticker.tick() => self.sweep(),
-                _ = shutdown.changed() => break,
+                _ = shutdown.changed() => return,
             }
         }
-        if self.registry.is_empty() {
-            return;
-        }
-        // Statements in flight get the grace period to finish; then what
-        // still runs is cancelled, and ended if it ignores the cancel.
-        let patience = tokio::time::Instant::now() + self.grace_period.saturating_sub(Duration::from_millis(500));
-        while self.registry.any_running() && tokio::time::Instant::now() < patience {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let sessions = self.registry.drain();
-        tracing::info!(sessions = sessions.len(), "shutting down: closing sessions");
-        close_all(sessions, Duration::from_millis(1500)).await;
-        tracing::info!("all sessions closed");
     }
 }

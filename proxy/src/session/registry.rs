@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Session, SessionId, lock};
+use tokio::task::JoinSet;
+
+use super::{ConnectError, Session, SessionId, lock};
 
 /// A limit that stops a new session.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,7 +23,8 @@ pub enum LimitError {
 
 /// The live sessions.
 pub struct Registry {
-    sessions: Mutex<HashMap<SessionId, Arc<Session>>>,
+    /// `None` once closed at shutdown: no session may be added after that.
+    sessions: Mutex<Option<HashMap<SessionId, Arc<Session>>>>,
     max_total: usize,
     max_per_user: usize,
 }
@@ -29,13 +32,14 @@ pub struct Registry {
 impl Registry {
     /// An empty registry with these limits.
     pub fn new(max_total: usize, max_per_user: usize) -> Self {
-        Registry { sessions: Mutex::new(HashMap::new()), max_total, max_per_user }
+        Registry { sessions: Mutex::new(Some(HashMap::new())), max_total, max_per_user }
     }
 
     /// Whether one more session for `identity` fits.
-    pub fn check_limits(&self, identity: Option<&str>) -> Result<(), LimitError> {
+    pub fn check_limits(&self, identity: Option<&str>) -> Result<(), ConnectError> {
         let sessions = lock(&self.sessions);
-        Self::fits(&sessions, identity, self.max_total, self.max_per_user)
+        let sessions = sessions.as_ref().ok_or(ConnectError::ShuttingDown)?;
+        Ok(Self::fits(sessions, identity, self.max_total, self.max_per_user)?)
     }
 
     fn fits(
@@ -56,37 +60,40 @@ impl Registry {
         Ok(())
     }
 
-    /// Adds a session if the limits allow (checked again: connects run concurrently).
-    pub fn insert(&self, session: Arc<Session>) -> Result<(), LimitError> {
+    /// Adds a session if the limits allow (checked again: connects run
+    /// concurrently) and the registry is not closed.
+    pub fn insert(&self, session: Arc<Session>) -> Result<(), ConnectError> {
         let mut sessions = lock(&self.sessions);
-        Self::fits(&sessions, session.identity.as_deref(), self.max_total, self.max_per_user)?;
+        let sessions = sessions.as_mut().ok_or(ConnectError::ShuttingDown)?;
+        Self::fits(sessions, session.identity.as_deref(), self.max_total, self.max_per_user)?;
         sessions.insert(session.id, session);
         Ok(())
     }
 
     /// A session by id.
     pub fn get(&self, id: &SessionId) -> Option<Arc<Session>> {
-        lock(&self.sessions).get(id).cloned()
+        lock(&self.sessions).as_ref()?.get(id).cloned()
     }
 
     /// Removes a session; the caller closes it.
     pub fn remove(&self, id: &SessionId) -> Option<Arc<Session>> {
-        lock(&self.sessions).remove(id)
+        lock(&self.sessions).as_mut()?.remove(id)
     }
 
     /// Number of live sessions.
     pub fn len(&self) -> usize {
-        lock(&self.sessions).len()
+        lock(&self.sessions).as_ref().map_or(0, HashMap::len)
     }
 
     /// True when no session is open.
     pub fn is_empty(&self) -> bool {
-        lock(&self.sessions).is_empty()
+        self.len() == 0
     }
 
     /// Removes and returns the sessions idle or alive for too long.
     pub fn take_expired(&self, idle: Option<Duration>, lifetime: Option<Duration>) -> Vec<Arc<Session>> {
         let mut sessions = lock(&self.sessions);
+        let Some(sessions) = sessions.as_mut() else { return Vec::new() };
         let expired: Vec<SessionId> = sessions
             .values()
             .filter(|s| idle.is_some_and(|d| s.idle_for() >= d) || lifetime.is_some_and(|d| s.age() >= d))
@@ -95,13 +102,17 @@ impl Registry {
         expired.iter().filter_map(|id| sessions.remove(id)).collect()
     }
 
-    /// True while any session runs a statement.
-    pub fn any_running(&self) -> bool {
-        lock(&self.sessions).values().any(|s| s.is_running())
-    }
-
-    /// Removes and returns every session (at shutdown).
-    pub fn drain(&self) -> Vec<Arc<Session>> {
-        lock(&self.sessions).drain().map(|(_, s)| s).collect()
+    /// Closes the registry (no session can be added after this) and ends
+    /// every session concurrently; returns once all are closed or `deadline`
+    /// passed, with how many did not close in time.
+    pub async fn close_all(&self, deadline: Duration) -> usize {
+        let sessions = lock(&self.sessions).take().unwrap_or_default();
+        let mut closing = JoinSet::new();
+        for session in sessions.into_values() {
+            closing.spawn(async move { session.close().await });
+        }
+        let all = async { while closing.join_next().await.is_some() {} };
+        let _ = tokio::time::timeout(deadline, all).await;
+        closing.len()
     }
 }

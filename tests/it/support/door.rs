@@ -42,8 +42,10 @@ impl Door {
             .args(args)
             // Defaults through the environment, so a test's own flags win.
             .env("PGDOOR_GRACE_PERIOD", "1")
+            .env("PGDOOR_DRAIN_DELAY", "0")
             .env("PGDOOR_LOG_LEVEL", "info,pgdoor=debug")
             .envs(env.iter().copied())
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
