@@ -1,5 +1,5 @@
 //! The cookie that binds sessions to the browser that opened them. It holds
-//! the keys of this browser's recent sessions, newest first. `/connect`
+//! the keys of this browser's live sessions, newest first. `/connect`
 //! always mints a fresh key for its session on the server: a key the
 //! browser already sends (perhaps planted by someone else) is kept for the
 //! sessions it binds, never adopted for a new one.
@@ -16,8 +16,9 @@ const PLAIN: &str = "pgdoor_bind";
 /// sibling domain and no plain-HTTP page can set it.
 const SECURE: &str = "__Host-pgdoor_bind";
 
-/// Keys kept per browser: the oldest session past this many loses its binding.
-const MAX_KEYS: usize = 16;
+/// Keys kept per browser (33 bytes each, so the cookie stays near 2 KB, well
+/// under browsers' 4 KB): the oldest live session past this many loses its binding.
+const MAX_KEYS: usize = 64;
 
 /// Every key the browser sent, from either cookie.
 pub fn keys(request: &Request) -> Vec<BindingKey> {
@@ -46,10 +47,11 @@ pub fn secure(app: &App, request: &Request) -> bool {
         || request.forwarded_header("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
-/// The `Set-Cookie` value that adds `key` to this browser's keys.
+/// The `Set-Cookie` value that adds `key` to this browser's keys, dropping
+/// those of sessions that have ended.
 pub fn set_cookie(app: &App, request: &Request, key: BindingKey) -> String {
     let mut all = vec![key];
-    all.extend(keys(request).into_iter().filter(|k| !k.matches(&key)));
+    all.extend(keys(request).into_iter().filter(|k| !k.matches(&key) && app.sessions.binds(k)));
     all.truncate(MAX_KEYS);
     let value = all.iter().map(|k| k.to_cookie_value()).collect::<Vec<_>>().join(".");
     // Framed by another origin, the cookie must be sent cross-site; framed

@@ -372,6 +372,54 @@ const scenarios = {
     await context.close();
   },
 
+  /**
+   * A closed tab gives its backends back within 5 s; a reload keeps its
+   * session; 20 tabs opened and closed leave none. An observer tab counts
+   * the database's backends (its own catalog connection is the baseline).
+   */
+  async leave() {
+    const observer = await open(await newContext(), 'shop');
+    const backends = () => observer.evaluate(async () => {
+      const body = new URLSearchParams({ query: 'SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()' });
+      const answer = await (await fetch('api/query', { method: 'POST', headers: { 'X-Session-ID': sessionStorage.getItem('session_id') }, body })).json();
+      return Number(answer.rows[0][0]);
+    });
+    const baseline = await backends();
+    const backTo = async (expected, what, timeout = 5000) => {
+      const started = Date.now();
+      const reached = await eventually(async () => (await backends()) === expected, timeout);
+      assert.ok(reached, `${what}: ${await backends()} backends, expected ${expected}`);
+      return Date.now() - started;
+    };
+
+    const context = await newContext();
+    const tab = await open(context, 'shop');
+    assert.ok((await backends()) > baseline, 'the tab has its own backends');
+    await tab.close();
+    const closedMs = await backTo(baseline, 'a closed tab');
+
+    const kept = await open(context, 'shop');
+    const id = await kept.evaluate(() => sessionStorage.getItem('session_id'));
+    const withTab = await backends();
+    await kept.reload();
+    await kept.locator('#tree .item').first().waitFor();
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    assert.equal(await kept.evaluate(() => sessionStorage.getItem('session_id')), id, 'a reload keeps the session');
+    await runSql(kept, "SELECT 'after reload' AS still");
+    await kept.locator('.grid-body .cell', { hasText: 'after reload' }).waitFor();
+    assert.equal(await backends(), withTab, 'a reload opens nothing new and closes nothing');
+    await kept.close();
+    await backTo(baseline, 'the reloaded tab, closed');
+
+    const many = [];
+    for (let i = 0; i < 20; i++) many.push(await open(context, 'shop'));
+    assert.ok((await backends()) >= baseline + 20, 'twenty tabs, twenty sessions');
+    await Promise.all(many.map((page) => page.close()));
+    const manyMs = await backTo(baseline, '20 closed tabs', 8000);
+    console.log(`measure ${JSON.stringify({ closed_tab_backends_gone_ms: closedMs, twenty_tabs_gone_ms: manyMs })}`);
+    await context.close();
+  },
+
   /** Names and values holding markup are shown as text; no script runs. */
   async xss() {
     const context = await newContext();

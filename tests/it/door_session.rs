@@ -222,6 +222,47 @@ async fn shutdown_lets_a_running_query_finish_then_closes_sessions() {
     assert!(!logs.contains("unexpected EOF"), "{logs}");
 }
 
+/// What `navigator.sendBeacon` sends on `pagehide`: the id in the form body, the cookie, no custom header.
+async fn beacon(tab: &Browser, site: &str) -> u16 {
+    let mut request = crate::support::door::client()
+        .post(format!("{}/api/leave", tab.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", site)
+        .body(format!("_session_id={}", tab.session.as_deref().unwrap()));
+    if let Some(cookie) = &tab.cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn a_leave_beacon_ends_the_session_unless_the_tab_comes_back() {
+    let c = dedicated_cluster("leave");
+    let db = c.create_database(roles::TRUST);
+    let door = Door::start(&["--url", &c.url_in(&db, roles::TRUST, None, "sslmode=disable")]);
+    let reloaded = open_tab(&door).await;
+    let closed = open_tab(&door).await;
+    let attacked = open_tab(&door).await;
+    for tab in [&reloaded, &closed, &attacked] {
+        assert_eq!(tab.query("SELECT 1").await.status, 200);
+    }
+    assert_eq!(c.connections_to(&db), 3);
+    let mut stranger = Browser::new(&door.base);
+    stranger.session = attacked.session.clone();
+    assert_eq!(beacon(&stranger, "same-origin").await, 403, "another browser's beacon is refused");
+    assert_eq!(beacon(&attacked, "cross-site").await, 403, "a cross-site beacon is refused");
+    assert_eq!(beacon(&reloaded, "same-origin").await, 202);
+    assert_eq!(beacon(&closed, "same-origin").await, 202);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(reloaded.query("SELECT 'back'").await.status, 200, "the reloaded page's first request keeps it");
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(reloaded.query("SELECT 'still here'").await.status, 200);
+    assert_eq!(attacked.query("SELECT 'untouched'").await.status, 200);
+    let gone = closed.query("SELECT 'closed tab'").await;
+    assert_eq!((gone.status, gone.body["code"].as_str()), (401, Some("session_gone")), "{}", gone.body);
+    assert_eq!(c.connections_to(&db), 2, "the closed tab's backend is gone");
+}
+
 fn sigterm(door: &Door) {
     let pid = nix::unistd::Pid::from_raw(door.pid() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();

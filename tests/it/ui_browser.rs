@@ -135,6 +135,12 @@ fn two_tabs_keep_two_sessions_apart() {
 }
 
 #[test]
+fn a_closed_tab_ends_its_session_and_a_reload_keeps_it() {
+    let (door, _backend) = start_door(&["--connect-rate", "100"]);
+    scenario("leave", &door.base, &[]);
+}
+
+#[test]
 fn a_lost_session_reconnects_and_keeps_the_editor_text() {
     let (door, _backend) = start_door(&[]);
     scenario("reconnect", &door.base, &[]);

@@ -13,9 +13,14 @@ use crate::pg::ResultSet;
 use crate::session::{ConnectError, Grant, Mode, Output, Ran, Session, SessionId, Statement};
 
 /// The request's session: by `X-Session-ID` (or `_session_id`), bound to
-/// this browser, and opened by this identity.
+/// this browser, and opened by this identity. Any such request tells the
+/// session its tab is still there (see [`Session::present`]).
 pub fn session(app: &App, request: &Request) -> Result<Arc<Session>, ApiError> {
     let in_url = || {
+        if is_leave_beacon(request) {
+            // A beacon cannot set headers: its id comes in the form body.
+            return request.param("_session_id").map(Ok);
+        }
         let id = request.query_param("_session_id")?;
         Some(if is_download(request) { Ok(id) } else { Err(ApiError::SessionIdInUrl) })
     };
@@ -34,7 +39,13 @@ pub fn session(app: &App, request: &Request) -> Result<Arc<Session>, ApiError> {
     if session.identity.is_some() && app.identity(request) != session.identity {
         return Err(ConnectError::OtherIdentity.into());
     }
+    session.present();
     Ok(session)
+}
+
+/// `POST /api/leave` from `navigator.sendBeacon`.
+fn is_leave_beacon(request: &Request) -> bool {
+    request.method == http::Method::POST && request.path == "/api/leave"
 }
 
 /// A GET that answers with a file (pgweb's UI links these with `_session_id`).

@@ -1,5 +1,8 @@
 //! Routes about the server and the session: info, connection, disconnect.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use serde_json::{Map, Value, json};
 
 use super::access;
@@ -56,6 +59,26 @@ pub async fn connection(app: &App, session: &Session, request: &Request) -> Resu
     // The UI re-opens /connect/<resource> when the session is gone.
     info.insert("resource".into(), Value::String(session.resource.clone()));
     Ok(Response::json(200, &info))
+}
+
+/// How long a tab that sent its leave beacon has to come back (a reload, or
+/// a page restored from the back-forward cache) before its session ends.
+pub const LEAVE_GRACE: Duration = Duration::from_secs(3);
+
+/// `POST /api/leave`: the tab's beacon on `pagehide`. The session ends
+/// (what runs is cancelled, Terminate sent) unless another request of it
+/// arrives within [`LEAVE_GRACE`].
+pub fn leave(app: &App, session: &Arc<Session>) -> Response {
+    let mark = session.mark_leaving();
+    let (sessions, session) = (app.sessions.clone(), session.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(LEAVE_GRACE).await;
+        if session.still_leaving(mark) && sessions.remove(&session.id).is_some() {
+            tracing::info!(session = %session.id.short_hash(), "the tab left: session closed");
+            session.close().await;
+        }
+    });
+    Response::json(202, &json!({"leaving": true, "ends_in_seconds": LEAVE_GRACE.as_secs()}))
 }
 
 /// `POST /api/disconnect`: ends the session and closes its connections.

@@ -130,6 +130,7 @@ async fn on_session(
         OnSession::Analyze => rows::explain(app, session, request, true).await,
         OnSession::Cancel => Ok(Response::json(200, &json!({"success": session.cancel().await}))),
         OnSession::Disconnect => Ok(info::disconnect(app, session).await),
+        OnSession::Leave => Ok(info::leave(app, session)),
         OnSession::Connection => info::connection(app, session, request).await,
         OnSession::History => Ok(Response::json(200, &session.history())),
         OnSession::Schemas => catalog::schemas(app, session, request).await,

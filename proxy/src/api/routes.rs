@@ -46,6 +46,8 @@ pub enum OnSession {
     Cancel,
     /// Close the session.
     Disconnect,
+    /// The tab is leaving: close the session unless it comes back at once.
+    Leave,
     /// Who and where.
     Connection,
     /// The session's statements.
@@ -114,6 +116,7 @@ pub const ROUTES: &[Route] = &[
     route!(GET_POST, "/api/analyze", Endpoint::OnSession(OnSession::Analyze)),
     route!(POST, "/api/cancel", Endpoint::OnSession(OnSession::Cancel)),
     route!(POST, "/api/disconnect", Endpoint::OnSession(OnSession::Disconnect)),
+    route!(POST, "/api/leave", Endpoint::OnSession(OnSession::Leave)),
     route!(GET, "/api/connection", Endpoint::OnSession(OnSession::Connection)),
     route!(GET, "/api/history", Endpoint::OnSession(OnSession::History)),
     route!(GET, "/api/schemas", Endpoint::OnSession(OnSession::Schemas)),

@@ -14,7 +14,7 @@ mod task;
 mod work;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -82,6 +82,10 @@ pub struct Session {
     pub label: Option<String>,
     commands: mpsc::Sender<Command>,
     shared: Arc<Shared>,
+    /// The mark of the tab's last leave beacon; 0 once a request came after it.
+    leaving: AtomicU64,
+    /// Leave beacons so far (each one's mark).
+    leaves: AtomicU64,
 }
 
 /// What the task and the handles both see.
@@ -191,6 +195,8 @@ impl Session {
             label: fields.grant.label.clone(),
             commands,
             shared: shared.clone(),
+            leaving: AtomicU64::new(0),
+            leaves: AtomicU64::new(0),
         };
         tokio::spawn(Task::new(receiver, shared, connector, limits, fields.grant, editor).run());
         Arc::new(session)
@@ -245,6 +251,24 @@ impl Session {
     /// True when one of the browser's binding keys is this session's (or binding is off).
     pub fn accepts(&self, keys: &[BindingKey]) -> bool {
         self.binding.as_ref().is_none_or(|mine| keys.iter().any(|theirs| mine.matches(theirs)))
+    }
+
+    /// The tab said it is leaving (its page was hidden: closed, navigated
+    /// away, or reloading). Returns the mark [`Session::still_leaving`] checks.
+    pub fn mark_leaving(&self) -> u64 {
+        let mark = self.leaves.fetch_add(1, Ordering::AcqRel) + 1;
+        self.leaving.store(mark, Ordering::Release);
+        mark
+    }
+
+    /// A request of the tab arrived: it has not left (a reload came back).
+    pub fn present(&self) {
+        self.leaving.store(0, Ordering::Release);
+    }
+
+    /// True when no request arrived since the leave beacon that got `mark`.
+    pub fn still_leaving(&self, mark: u64) -> bool {
+        self.leaving.load(Ordering::Acquire) == mark
     }
 
     /// Marks the session as used now.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
-use super::{ConnectError, Session, SessionId, lock};
+use super::{BindingKey, ConnectError, Session, SessionId, lock};
 
 /// A limit that stops a new session.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,6 +73,13 @@ impl Registry {
     /// A session by id.
     pub fn get(&self, id: &SessionId) -> Option<Arc<Session>> {
         lock(&self.sessions).as_ref()?.get(id).cloned()
+    }
+
+    /// True when a live session is bound by `key`.
+    pub fn binds(&self, key: &BindingKey) -> bool {
+        lock(&self.sessions)
+            .as_ref()
+            .is_some_and(|all| all.values().any(|s| s.binding.is_some_and(|mine| mine.matches(key))))
     }
 
     /// Removes a session; the caller closes it.

@@ -51,6 +51,15 @@ export function reconnect() {
   return true;
 }
 
+/**
+ * Tells pgdoor the tab is going (closed, navigated away or reloading): the
+ * session ends unless this tab's next page asks for it within 3 seconds.
+ */
+export function leaving() {
+  const id = sessionId();
+  if (id) navigator.sendBeacon('api/leave', new URLSearchParams({ _session_id: id }));
+}
+
 /** Clears the reconnect guard once the new session works. */
 export const reconnected = () => sessionStorage.removeItem(RECONNECT_KEY);
 

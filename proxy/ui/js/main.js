@@ -1,7 +1,7 @@
 // Start-up: take the session from the address, load the connection and the
 // object list, and route between the views.
 
-import { takeSession, call, onSessionLost, reconnect, reconnected, rememberResource } from './api.js';
+import { takeSession, call, leaving, onSessionLost, reconnect, reconnected, rememberResource } from './api.js';
 import { h, $, fill } from './dom.js';
 import { state, save, errorBox, notice } from './state.js';
 import * as sidebar from './sidebar.js';
@@ -58,6 +58,14 @@ onSessionLost(() => {
   } else {
     fill(main, errorBox({ message: 'This session has ended and reconnecting did not help. Open your /connect link again.' }));
   }
+});
+
+// A closed tab gives its session back at once; a reload keeps it, as the new
+// page's first request comes within the grace. A page restored from the
+// back-forward cache checks its session (and reconnects if it ended).
+addEventListener('pagehide', leaving);
+addEventListener('pageshow', (event) => {
+  if (event.persisted) call('connection').catch(() => {});
 });
 
 async function start() {
