@@ -32,13 +32,13 @@ impl Request {
     /// A request parameter as pgweb reads it: the urlencoded body wins over the
     /// query string. Unknown parameters are simply never asked for.
     pub fn param(&self, name: &str) -> Option<String> {
-        let form = self
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-        let from_body = form.then(|| lookup(&self.body, name)).flatten();
+        let from_body = self.is_form().then(|| lookup(&self.body, name)).flatten();
         from_body.or_else(|| lookup(self.query.as_bytes(), name))
+    }
+
+    /// True when the body is an urlencoded form.
+    pub fn is_form(&self) -> bool {
+        self.header("content-type").is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
     }
 
     /// A parameter from the query string only.

@@ -83,7 +83,7 @@ pub fn handle(request: &Request, frame_ancestors: &str) -> Option<Response> {
     if path == "/" || path == "/index.html" {
         let csp = format!(
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
-             frame-ancestors {frame_ancestors}; base-uri 'none'; form-action 'none'"
+             frame-src 'self'; frame-ancestors {frame_ancestors}; base-uri 'none'; form-action 'self'"
         );
         return Some(serve(request, &ui.index, "no-cache").header("content-security-policy", csp));
     }

@@ -41,10 +41,14 @@ async fn every_documented_operation_answers_as_documented() {
     operations.sort_by_key(|(_, path, _)| path == "/api/disconnect");
     assert!(operations.len() > 30, "{} operations", operations.len());
     for (method, path, statuses) in operations {
-        let mut url = path
-            .replace("{resource}", "default")
-            .replace("{table}", "items")
-            .replace("{id}", if path.contains("functions") { &function_oid } else { "1" });
+        let id = if path.contains("functions") {
+            function_oid.clone()
+        } else if path.contains("downloads") {
+            tab.post("downloads", &[]).await.body["id"].as_str().unwrap().to_owned()
+        } else {
+            "1".to_owned()
+        };
+        let mut url = path.replace("{resource}", "default").replace("{table}", "items").replace("{id}", &id);
         if path.ends_with("/query") || path.ends_with("/explain") || path.ends_with("/analyze") {
             url.push_str("?query=SELECT%201");
         }

@@ -1,6 +1,7 @@
 //! Requests another site makes a browser send: refused by `Origin` and
-//! `Sec-Fetch-Site`, `_session_id` only on GET downloads, and a GET never
-//! writes, so a link on another page cannot run a statement.
+//! `Sec-Fetch-Site`, `_session_id` only on downloads (a GET link or the UI's
+//! form POST), and neither a GET nor a download writes, so a link or a form
+//! on another page cannot run a statement.
 
 use serde_json::{Value, json};
 
@@ -129,6 +130,44 @@ async fn a_get_never_writes_and_the_session_id_rides_only_on_downloads() {
     // POST still writes.
     assert_eq!(s.tab.query("INSERT INTO t VALUES (5)").await.status, 200);
     assert_eq!(s.count(), "2");
+}
+
+#[tokio::test]
+async fn a_form_posted_download_carries_its_id_in_the_body_and_only_from_pgdoors_page() {
+    let s = setup(&[]).await;
+    let id = s.id();
+    let post = reqwest::Method::POST;
+    // What Chromium sends for the UI's form into its hidden frame: the page's
+    // Referrer-Policy makes the Origin `null`; Sec-Fetch-Site is the browser's word.
+    let own_frame = [("origin", "null"), ("sec-fetch-site", "same-origin")];
+    let download = format!("query=SELECT+x+FROM+t&format=csv&_session_id={id}");
+    let (status, csv) = s.send(post.clone(), "/api/query", &own_frame, Some(&download)).await;
+    assert_eq!(status, 200, "{csv}");
+    assert_eq!(csv, json!("x\n1\n"));
+    let (status, csv) =
+        s.send(post.clone(), "/api/tables/t/rows", &own_frame, Some(&format!("format=csv&_session_id={id}"))).await;
+    assert_eq!(status, 200, "{csv}");
+    assert_eq!(csv, json!("x\n1\n"));
+
+    // Another site's form: refused before anything runs.
+    let other = [("origin", "null"), ("sec-fetch-site", "cross-site")];
+    assert_eq!(s.send(post.clone(), "/api/query", &other, Some(&download)).await.0, 403);
+    // Not a download: the id in the body is refused, so a form cannot run SQL.
+    let (status, body) = s
+        .send(post.clone(), "/api/query", &own_frame, Some(&format!("query=INSERT+INTO+t+VALUES+(6)&_session_id={id}")))
+        .await;
+    assert_eq!(status, 401, "{body}");
+    // A download never writes.
+    let (status, body) = s
+        .send(
+            post.clone(),
+            "/api/query",
+            &own_frame,
+            Some(&format!("query=INSERT+INTO+t+VALUES+(7)+RETURNING+x&format=csv&_session_id={id}")),
+        )
+        .await;
+    assert_ne!(status, 200, "{body}");
+    assert_eq!(s.count(), "1", "no form wrote");
 }
 
 #[tokio::test]

@@ -44,7 +44,13 @@ fn fixture() -> &'static Fixture {
             ),
         );
         let other = c.create_database(roles::TRUST);
-        c.admin_sql_in(&other, "SET ROLE trust_user; CREATE TABLE notes(id int, body text);");
+        c.admin_sql_in(
+            &other,
+            "SET ROLE trust_user; CREATE TABLE notes(id int, body text);
+             CREATE VIEW ten_million AS SELECT g AS id, g * 2 AS twice, 'row ' || g AS label FROM generate_series(1, 10000000) g;
+             CREATE VIEW breaks_early AS SELECT g AS id, 1 / (200 - g) AS x FROM generate_series(1, 1000) g;
+             CREATE VIEW breaks_late AS SELECT g AS id, 1 / (500000 - g) AS x FROM generate_series(1, 1000000) g;",
+        );
         Fixture { shop_db: shop, other_db: other }
     })
 }
@@ -138,6 +144,34 @@ fn two_tabs_keep_two_sessions_apart() {
 fn a_closed_tab_ends_its_session_and_a_reload_keeps_it() {
     let (door, _backend) = start_door(&["--connect-rate", "100"]);
     scenario("leave", &door.base, &[]);
+}
+
+#[test]
+fn a_ten_million_row_csv_streams_to_disk_as_psql_writes_it() {
+    let (door, _backend) = start_door(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let from_ui = dir.path().join("ui.csv");
+    let out = scenario("bigexport", &door.base, &[("DOWNLOAD_TO", from_ui.to_str().unwrap())]);
+    println!("{}", out.lines().filter(|line| line.starts_with("measure ")).collect::<Vec<_>>().join("\n"));
+    let from_psql = dir.path().join("psql.csv");
+    let c = tls_cluster();
+    let out = Command::new("psql")
+        .arg(format!("host=127.0.0.1 port={} user=postgres dbname={} sslmode=disable", c.port, fixture().other_db))
+        .args(["-X", "-c", &format!("\\copy (SELECT * FROM ten_million) to '{}' csv header", from_psql.display())])
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::metadata(&from_ui).unwrap().len(), std::fs::metadata(&from_psql).unwrap().len());
+    let (mut ui, mut psql) = (std::fs::File::open(&from_ui).unwrap(), std::fs::File::open(&from_psql).unwrap());
+    let (mut a, mut b) = (vec![0; 1 << 20], vec![0; 1 << 20]);
+    loop {
+        let n = ui.read(&mut a).unwrap();
+        psql.read_exact(&mut b[..n]).unwrap();
+        assert!(a[..n] == b[..n], "the UI's file matches psql's byte for byte");
+        if n == 0 {
+            break;
+        }
+    }
 }
 
 #[test]

@@ -17,12 +17,12 @@ use crate::session::{ConnectError, Grant, Mode, Output, Ran, Session, SessionId,
 /// session its tab is still there (see [`Session::present`]).
 pub fn session(app: &App, request: &Request) -> Result<Arc<Session>, ApiError> {
     let in_url = || {
-        if is_leave_beacon(request) {
-            // A beacon cannot set headers: its id comes in the form body.
+        if is_leave_beacon(request) || is_download(request) == Some(http::Method::POST) {
+            // A beacon or a form cannot set headers: the id comes in the form body.
             return request.param("_session_id").map(Ok);
         }
         let id = request.query_param("_session_id")?;
-        Some(if is_download(request) { Ok(id) } else { Err(ApiError::SessionIdInUrl) })
+        Some(if is_download(request).is_some() { Ok(id) } else { Err(ApiError::SessionIdInUrl) })
     };
     let raw = match request.header("x-session-id") {
         Some(id) => id.to_owned(),
@@ -48,12 +48,20 @@ fn is_leave_beacon(request: &Request) -> bool {
     request.method == http::Method::POST && request.path == "/api/leave"
 }
 
-/// A GET that answers with a file (pgweb's UI links these with `_session_id`).
-fn is_download(request: &Request) -> bool {
-    request.method == http::Method::GET
-        && (request.query_param("format").is_some()
+/// The method of a request that answers with a file: a GET (pgweb's UI
+/// links these with `_session_id`) or a form POST (pgdoor's UI submits
+/// these into a hidden frame, so the browser streams the file to disk).
+fn is_download(request: &Request) -> Option<http::Method> {
+    let file = |param: &dyn Fn(&str) -> Option<String>| {
+        param("format").is_some_and(|f| !f.is_empty())
             || request.path.ends_with("/api/export")
-            || request.query_param("export").as_deref() == Some("true"))
+            || param("export").as_deref() == Some("true")
+    };
+    match request.method {
+        http::Method::GET if file(&|name| request.query_param(name)) => Some(http::Method::GET),
+        http::Method::POST if request.is_form() && file(&|name| request.param(name)) => Some(http::Method::POST),
+        _ => None,
+    }
 }
 
 /// A fresh grant when the session's credential has expired, else `None`.

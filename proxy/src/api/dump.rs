@@ -16,8 +16,8 @@ use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 use tokio::sync::{OnceCell, mpsc};
 
-use super::access;
 use super::error::ApiError;
+use super::{access, downloads};
 use crate::app::App;
 use crate::http::{Chunk, Request, Response};
 use crate::rescue;
@@ -41,6 +41,7 @@ static PG_DUMP: OnceCell<Option<PgDump>> = OnceCell::const_new();
 
 /// Answers `/api/export[?table=...]`.
 pub async fn export(app: &App, session: &Arc<Session>, request: &Request) -> Result<Response, ApiError> {
+    let progress = downloads::claim(session, request)?;
     let configured = app.config.pg_dump.as_deref();
     let tool = PG_DUMP.get_or_init(|| find_pg_dump(configured)).await.clone().ok_or(ApiError::DumpUnavailable)?;
     let server = access::catalog(app, session, request, "SELECT current_setting('server_version_num')", &[])
@@ -101,14 +102,24 @@ pub async fn export(app: &App, session: &Arc<Session>, request: &Request) -> Res
     tokio::spawn(async move {
         let mut chunk = Bytes::from(first);
         let mut sent = 0u64;
+        let failed = |error: &str, code: &'static str| {
+            if let Some(progress) = &progress {
+                progress.failed(error, code);
+            }
+        };
         loop {
             sent += chunk.len() as u64;
             recorder.metrics.exported(chunk.len());
+            let len = chunk.len();
             if tx.send(Chunk::Data(chunk)).await.is_err() {
                 // The browser left: kill_on_drop ends pg_dump.
-                let abandoned = Err(format!("the download was abandoned after {sent} bytes"));
-                recorder.record(&session.subject(), "dump", &statement, started.elapsed(), abandoned);
+                let message = format!("the download was abandoned after {sent} bytes");
+                failed(&message, "abandoned");
+                recorder.record(&session.subject(), "dump", &statement, started.elapsed(), Err(message));
                 return;
+            }
+            if let Some(progress) = &progress {
+                progress.sent(len);
             }
             let mut buf = vec![0; CHUNK];
             match stdout.read(&mut buf).await {
@@ -118,6 +129,7 @@ pub async fn export(app: &App, session: &Arc<Session>, request: &Request) -> Res
                     chunk = Bytes::from(buf);
                 }
                 Err(e) => {
+                    failed(&ApiError::DumpFailed(e.to_string()).to_string(), "dump_failed");
                     let _ = tx.send(Chunk::Failed(Box::new(rescue::api(&ApiError::DumpFailed(e.to_string()))))).await;
                     recorder.record(&session.subject(), "dump", &statement, started.elapsed(), Err(e.to_string()));
                     return;
@@ -125,6 +137,11 @@ pub async fn export(app: &App, session: &Arc<Session>, request: &Request) -> Res
             }
         }
         let outcome = finish(&mut child).await;
+        match (&outcome, &progress) {
+            (Ok(()), Some(progress)) => progress.done(None),
+            (Err(message), _) => failed(&ApiError::DumpFailed(shown(message.clone(), show)).to_string(), "dump_failed"),
+            (Ok(()), None) => {}
+        }
         if let Err(message) = &outcome {
             let shown = shown(message.clone(), show);
             let _ = tx.send(Chunk::Failed(Box::new(rescue::api(&ApiError::DumpFailed(shown))))).await;

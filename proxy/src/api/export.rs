@@ -11,8 +11,8 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
-use super::access;
 use super::error::ApiError;
+use super::{access, downloads};
 use crate::app::App;
 use crate::http::{Chunk, Request, Response};
 use crate::pg::{BinaryCodec, Column, Row, to_json};
@@ -73,6 +73,7 @@ pub async fn start(
     format: Format,
     kind: &'static str,
 ) -> Result<Response, ApiError> {
+    let progress = downloads::claim(session, request)?;
     let renewal = access::renewal(app, session, request).await?;
     let (bytes, mut chunks) = mpsc::channel::<Bytes>(4);
     let (tx, rx) = mpsc::channel(4);
@@ -98,11 +99,15 @@ pub async fn start(
             tokio::select! {
                 chunk = chunks.recv() => match chunk {
                     Some(chunk) => {
-                        recorder.metrics.exported(chunk.len());
+                        let len = chunk.len();
+                        recorder.metrics.exported(len);
                         if tx.send(Chunk::Data(chunk)).await.is_err() {
                             // The client went away: a closed channel makes the session cancel the statement.
                             abandoned = true;
                             break;
+                        }
+                        if let Some(progress) = &progress {
+                            progress.sent(len);
                         }
                     }
                     // The statement is over and every chunk is out.
@@ -120,7 +125,7 @@ pub async fn start(
         // An abandoned run is not awaited: dropping it with the task cancels
         // the statement on the server.
         let outcome = if abandoned {
-            Err("the download was abandoned by the client".to_owned())
+            Err(("the download was abandoned by the browser".to_owned(), "abandoned"))
         } else {
             let ran = match ran {
                 Some(ran) => ran,
@@ -131,14 +136,21 @@ pub async fn start(
                 Err(e) => {
                     let error = ApiError::from_session(e, true);
                     let _ = tx.send(Chunk::Failed(Box::new(rescue::api(&error)))).await;
-                    Err(error.to_string())
+                    Err((error.to_string(), rescue::api_code(&error)))
                 }
             }
         };
+        if let Some(progress) = &progress {
+            match &outcome {
+                Ok(rows) => progress.done(*rows),
+                Err((error, code)) => progress.failed(error.clone(), code),
+            }
+        }
+        let outcome = outcome.map_err(|(error, _)| error);
         recorder.record(&session.subject(), kind, &sql, started.elapsed(), outcome);
     });
     let filename = request
-        .query_param("filename")
+        .param("filename")
         .map(|name| name.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect::<String>())
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| {

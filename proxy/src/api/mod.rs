@@ -4,6 +4,7 @@
 
 mod access;
 mod catalog;
+mod downloads;
 mod dump;
 mod error;
 mod export;
@@ -74,7 +75,15 @@ pub async fn handle(app: &App, request: &Request, noted: &mut Noted) -> Response
                 Err(e) => return rescue::api(&e),
             };
             noted.session = Some(session.id.short_hash());
-            match on_session(app, &session, request, route, matched.param).await {
+            let download = match downloads::named(&session, request) {
+                Ok(download) => download,
+                Err(e) => return rescue::api(&e),
+            };
+            let answer = on_session(app, &session, request, route, matched.param).await;
+            if let Some(download) = &download {
+                downloads::settle(download, &answer);
+            }
+            match answer {
                 Ok(response) => response,
                 Err(e) => rescue::api_in(&e, Some(session.transaction())),
             }
@@ -83,16 +92,21 @@ pub async fn handle(app: &App, request: &Request, noted: &mut Noted) -> Response
 }
 
 /// The origin of a request a browser made for another site, which the API
-/// refuses unless `--cors-origin` names it: `Sec-Fetch-Site: cross-site`, or
-/// an `Origin` that is neither pgdoor's host nor the allowed origin.
+/// refuses unless `--cors-origin` names it: `Sec-Fetch-Site: cross-site`, or,
+/// unless it says `same-origin`, an `Origin` that is neither pgdoor's host
+/// nor the allowed origin.
 fn cross_site(app: &App, request: &Request) -> Option<String> {
     let origin = request.header("origin");
     if origin.is_some() && origin == app.config.cors_origin.as_deref() {
         return None;
     }
     let shown = || origin.unwrap_or("another site").to_owned();
-    if request.header("sec-fetch-site").is_some_and(|site| site.eq_ignore_ascii_case("cross-site")) {
-        return Some(shown());
+    match request.header("sec-fetch-site") {
+        Some(site) if site.eq_ignore_ascii_case("cross-site") => return Some(shown()),
+        // The browser's own word, which no page can set; its `Origin` may
+        // then be `null` (a form under `Referrer-Policy: no-referrer`).
+        Some(site) if site.eq_ignore_ascii_case("same-origin") => return None,
+        _ => {}
     }
     let origin = origin?;
     let authority = url::Url::parse(origin).ok().filter(|u| u.has_host()).map(|u| {
@@ -131,6 +145,8 @@ async fn on_session(
         OnSession::Cancel => Ok(Response::json(200, &json!({"success": session.cancel().await}))),
         OnSession::Disconnect => Ok(info::disconnect(app, session).await),
         OnSession::Leave => Ok(info::leave(app, session)),
+        OnSession::NewDownload => Ok(downloads::mint(session)),
+        OnSession::Download => downloads::status(session, param),
         OnSession::Connection => info::connection(app, session, request).await,
         OnSession::History => Ok(Response::json(200, &session.history())),
         OnSession::Schemas => catalog::schemas(app, session, request).await,

@@ -48,6 +48,10 @@ pub enum OnSession {
     Disconnect,
     /// The tab is leaving: close the session unless it comes back at once.
     Leave,
+    /// A new download id.
+    NewDownload,
+    /// How a download went.
+    Download,
     /// Who and where.
     Connection,
     /// The session's statements.
@@ -117,6 +121,8 @@ pub const ROUTES: &[Route] = &[
     route!(POST, "/api/cancel", Endpoint::OnSession(OnSession::Cancel)),
     route!(POST, "/api/disconnect", Endpoint::OnSession(OnSession::Disconnect)),
     route!(POST, "/api/leave", Endpoint::OnSession(OnSession::Leave)),
+    route!(POST, "/api/downloads", Endpoint::OnSession(OnSession::NewDownload)),
+    route!(GET, "/api/downloads/{id}", Endpoint::OnSession(OnSession::Download)),
     route!(GET, "/api/connection", Endpoint::OnSession(OnSession::Connection)),
     route!(GET, "/api/history", Endpoint::OnSession(OnSession::History)),
     route!(GET, "/api/schemas", Endpoint::OnSession(OnSession::Schemas)),
@@ -124,10 +130,10 @@ pub const ROUTES: &[Route] = &[
     route!(GET, "/api/activity", Endpoint::OnSession(OnSession::Activity)),
     route!(GET, "/api/server_settings", Endpoint::OnSession(OnSession::ServerSettings)),
     route!(GET, "/api/tables_stats", Endpoint::OnSession(OnSession::TablesStats)),
-    route!(GET, "/api/export", Endpoint::OnSession(OnSession::Export)),
+    route!(GET_POST, "/api/export", Endpoint::OnSession(OnSession::Export)),
     route!(GET, "/api/functions/{id}", Endpoint::OnSession(OnSession::Function)),
     route!(GET, "/api/tables/{table}", Endpoint::OnSession(OnSession::Columns)),
-    route!(GET, "/api/tables/{table}/rows", Endpoint::OnSession(OnSession::Rows)),
+    route!(GET_POST, "/api/tables/{table}/rows", Endpoint::OnSession(OnSession::Rows)),
     route!(GET, "/api/tables/{table}/info", Endpoint::OnSession(OnSession::TableInfo)),
     route!(GET, "/api/tables/{table}/indexes", Endpoint::OnSession(OnSession::Indexes)),
     route!(GET, "/api/tables/{table}/constraints", Endpoint::OnSession(OnSession::Constraints)),

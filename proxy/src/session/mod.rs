@@ -6,6 +6,7 @@
 //! sessions and their limits; the [`Reaper`] ends them.
 
 mod connector;
+mod downloads;
 mod id;
 mod reaper;
 mod registry;
@@ -25,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::observe::Subject;
 use crate::pg::{CancelToken, Connection, ResultSet, TransactionStatus};
 pub use connector::{BackendDefaults, ConnectError, Connector, Grant};
+pub use downloads::{Downloads, Progress};
 pub use id::{BindingKey, SessionId, short_hash};
 pub use reaper::Reaper;
 pub use registry::{LimitError, Registry};
@@ -80,6 +82,8 @@ pub struct Session {
     pub readonly: bool,
     /// A name for the UI.
     pub label: Option<String>,
+    /// Its recent downloads, for the UI that started them.
+    pub downloads: Downloads,
     commands: mpsc::Sender<Command>,
     shared: Arc<Shared>,
     /// The mark of the tab's last leave beacon; 0 once a request came after it.
@@ -193,6 +197,7 @@ impl Session {
             identity: fields.identity,
             readonly: fields.grant.readonly,
             label: fields.grant.label.clone(),
+            downloads: Downloads::default(),
             commands,
             shared: shared.clone(),
             leaving: AtomicU64::new(0),

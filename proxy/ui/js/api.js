@@ -2,7 +2,7 @@
 // sessionStorage and sent as X-Session-ID), JSON errors as ApiError, and the
 // automatic reconnect through /connect/<resource> when the session is gone.
 
-import { save } from './dom.js';
+import { h, count, size } from './dom.js';
 
 const SESSION_KEY = 'session_id';
 const RESOURCE_KEY = 'pgdoor.resource';
@@ -104,22 +104,68 @@ export function tablePath(schema, name) {
 export const quoted = (schema, name) => `${ident(schema)}.${ident(name)}`;
 export const ident = (s) => `"${s.replaceAll('"', '""')}"`;
 
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Starts a download as a form POST into a hidden frame of its own: the
+ * browser streams the file to disk and shows it in its downloads, and
+ * neither the page nor its memory holds it. The page follows it by the id
+ * pgdoor minted and resolves with its report (`bytes`, `rows`) once every
+ * byte is out; a failure rejects with what went wrong: the report's error,
+ * or the JSON error pgdoor answered instead of a file (a file never loads
+ * into the frame; an error does). `progress` hears the bytes so far.
+ */
+async function streamDownload(path, fields, progress) {
+  const { id } = await call('downloads', { method: 'POST' });
+  const name = `pgdoor-download-${id}`;
+  const frame = h('iframe', { name, title: 'download', class: 'offscreen', tabindex: '-1', 'aria-hidden': 'true' });
+  let answered = null;
+  frame.addEventListener('load', () => { answered = frame.contentDocument?.body?.textContent ?? ''; });
+  document.body.append(frame);
+  const all = { ...fields, _session_id: sessionId() || '', download: id };
+  const form = h('form', { method: 'POST', action: `api/${path}`, target: name, class: 'offscreen' },
+    Object.entries(all).map(([field, value]) => h('input', { type: 'hidden', name: field, value: String(value) })));
+  document.body.append(form);
+  form.submit();
+  form.remove();
+  const started = Date.now();
+  try {
+    for (let wait = 100; ; wait = Math.min(wait * 2, 1000)) {
+      await pause(wait);
+      const report = await call(`downloads/${id}`);
+      if (report.state === 'done') return report;
+      if (report.state === 'failed') throw new ApiError(0, { error: report.error, code: report.code });
+      if (report.state === 'waiting' && answered !== null) {
+        let body;
+        try { body = JSON.parse(answered); } catch { body = { error: 'pgdoor answered with a page instead of the file.' }; }
+        throw new ApiError(body.status || 0, { code: 'download_failed', ...body });
+      }
+      if (report.state === 'waiting' && Date.now() - started > 30000) {
+        throw new ApiError(0, { error: 'the download did not start: the browser did not send it.', code: 'download_failed' });
+      }
+      progress?.(report.bytes);
+    }
+  } finally {
+    // The browser writes the file on its own once it has it; the frame can go.
+    setTimeout(() => frame.remove(), 10000);
+  }
+}
+
+/** What a finished download holds, for a notice. */
+export const downloaded = (report, filename) =>
+  `Exported ${report.rows != null ? `${count(report.rows)} rows, ` : ''}${size(report.bytes)}, as ${filename}.`;
+
 /**
  * Runs `sql` as a download in `format` and saves it as `filename`. pgdoor
  * runs it read-only, so a statement that writes is refused, never run again.
  */
-export async function download(sql, format, filename) {
-  const response = await request(`query?format=${format}`, { form: { query: sql, format, filename } });
-  save(await response.blob(), filename);
-}
+export const download = (sql, format, filename, progress) =>
+  streamDownload('query', { query: sql, format, filename }, progress);
 
 /** Downloads a table's rows as `params` (filter and sort) select them, without paging. */
-export async function downloadRows(path, params, format, filename) {
-  const query = new URLSearchParams(params);
-  query.delete('limit');
-  query.delete('offset');
-  query.set('format', format);
-  query.set('filename', filename);
-  const response = await request(`tables/${path}/rows?${query}`);
-  save(await response.blob(), filename);
+export function downloadRows(path, params, format, filename, progress) {
+  const fields = Object.fromEntries(new URLSearchParams(params));
+  delete fields.limit;
+  delete fields.offset;
+  return streamDownload(`tables/${path}/rows`, { ...fields, format, filename }, progress);
 }

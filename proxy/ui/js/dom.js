@@ -43,6 +43,13 @@ export function text(value) {
 /** Formats a count: 1234567 -> "1,234,567". */
 export const count = (n) => Number(n).toLocaleString('en-US');
 
+/** A byte count for people: 512 bytes, 3.4 MB, 1.2 GB. */
+export function size(n) {
+  if (n < 1000) return `${n} bytes`;
+  const [unit, scale] = n < 1e6 ? ['kB', 1e3] : n < 1e9 ? ['MB', 1e6] : ['GB', 1e9];
+  return `${(n / scale).toFixed(1)} ${unit}`;
+}
+
 /** Copies text, with a short confirmation on `button`. */
 export async function copy(text, button) {
   try {

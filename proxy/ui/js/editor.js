@@ -3,8 +3,8 @@
 // selection or the statement under the cursor, Explain, Analyze, Cancel, the
 // server's error marked at its position, the results grid and exports.
 
-import { h, fill, $, count } from './dom.js';
-import { call, download, tablePath } from './api.js';
+import { h, fill, $, count, size } from './dom.js';
+import { call, download, downloaded, tablePath } from './api.js';
 import { errorBox, notice } from './state.js';
 import { grid } from './grid.js';
 import { tokenize, statementAt, KEYWORDS } from './sql.js';
@@ -246,10 +246,11 @@ async function exportResult(format) {
     return;
   }
   const sql = last.kind === 'query' ? last.sql : `EXPLAIN ${last.kind === 'analyze' ? 'ANALYZE ' : ''}${last.sql}`;
-  notice(`Exporting as ${format.toUpperCase()}…`, true);
+  const what = `Exporting as ${format.toUpperCase()}`;
+  notice(`${what}…`, true);
   try {
-    await download(sql, format, filename);
-    notice(null);
+    const report = await download(sql, format, filename, (bytes) => notice(`${what}… ${size(bytes)} so far`, true));
+    notice(downloaded(report, filename));
   } catch (error) {
     if (error.code === 'read_only' && last.data) fromScreen('the statement writes, so pgdoor does not run it again.');
     else notice(`Export failed: ${error.message}`);

@@ -1,8 +1,8 @@
 // One table, view, materialized view, sequence or function: its rows with
 // paging, sort and filter; structure, indexes, constraints and sizes.
 
-import { h, fill, count } from './dom.js';
-import { call, downloadRows, tablePath, ApiError } from './api.js';
+import { h, fill, count, size } from './dom.js';
+import { call, downloadRows, downloaded, tablePath, ApiError } from './api.js';
 import { state, save, errorBox, notice } from './state.js';
 import { grid } from './grid.js';
 
@@ -151,10 +151,13 @@ function toolbar(object, path, columns) {
   const exporter = (format) => h('button', {
     title: 'Every row the filter selects, in the order on screen',
     onclick: async () => {
-      notice(`Exporting ${object.name} as ${format.toUpperCase()}…`, true);
+      const what = `Exporting ${object.name} as ${format.toUpperCase()}`;
+      const filename = `${object.schema}.${object.name}.${format}`;
+      notice(`${what}…`, true);
       try {
-        await downloadRows(path, selection(), format, `${object.schema}.${object.name}.${format}`);
-        notice(null);
+        const report = await downloadRows(path, selection(), format, filename,
+          (bytes) => notice(`${what}… ${size(bytes)} so far`, true));
+        notice(downloaded(report, filename));
       } catch (error) {
         notice(`Export failed: ${error.message}`);
       }

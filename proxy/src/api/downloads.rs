@@ -1,0 +1,60 @@
+//! Downloads the UI starts as a form POST into a hidden frame, so the
+//! browser streams the file to disk: `POST /api/downloads` mints an id, the
+//! download's request carries it as `download=<id>`, and
+//! `GET /api/downloads/{id}` tells the page how it went.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::error::ApiError;
+use crate::http::{Body, Request, Response};
+use crate::rescue;
+use crate::session::{Progress, Session};
+
+/// `POST /api/downloads`: a new id for one download.
+pub fn mint(session: &Session) -> Response {
+    Response::json(201, &json!({"id": session.downloads.mint()}))
+}
+
+/// `GET /api/downloads/{id}`: its state, bytes sent so far, and rows or error.
+pub fn status(session: &Session, id: &str) -> Result<Response, ApiError> {
+    let progress = session.downloads.get(id).ok_or(ApiError::NotFound)?;
+    Ok(Response::json(200, &progress.report()))
+}
+
+/// The download this request produces, when it names one (`download=<id>`).
+pub fn named(session: &Session, request: &Request) -> Result<Option<Arc<Progress>>, ApiError> {
+    let Some(id) = request.param("download") else { return Ok(None) };
+    session
+        .downloads
+        .get(&id)
+        .map(Some)
+        .ok_or_else(|| ApiError::BadParam("unknown download id: start each download with POST /api/downloads".into()))
+}
+
+/// Claims the request's download for the stream that sends it.
+pub fn claim(session: &Session, request: &Request) -> Result<Option<Arc<Progress>>, ApiError> {
+    let Some(progress) = named(session, request)? else { return Ok(None) };
+    if !progress.start() {
+        return Err(ApiError::BadParam("this download id was used already".into()));
+    }
+    Ok(Some(progress))
+}
+
+/// After the route answered: a download nobody streamed ends here, with the
+/// error, or as done when the answer was a whole file.
+pub fn settle(progress: &Progress, answer: &Result<Response, ApiError>) {
+    match answer {
+        Err(error) => progress.failed(error.to_string(), rescue::api_code(error)),
+        Ok(response) if progress.is_waiting() => match &response.body {
+            Body::Full(bytes) if response.status < 400 => {
+                progress.sent(bytes.len());
+                progress.done(None);
+            }
+            Body::Full(_) => progress.failed(format!("pgdoor answered HTTP {}", response.status), "http_error"),
+            Body::Stream(_) => {}
+        },
+        Ok(_) => {}
+    }
+}
