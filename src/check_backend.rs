@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use pgdoor_proxy::session::{ConnectError, Connector};
+use pgdoor_proxy::session::{Caps, ConnectError, Connector};
 use pgdoor_resolver::{BackendConfig, ResolveError, build};
 use time::format_description::well_known::Rfc3339;
 
@@ -44,7 +44,7 @@ pub async fn run(args: CheckBackendArgs) -> ExitCode {
     };
     // The same Connector /connect uses: the URL is read, defaulted and
     // made read-only exactly as a session's would be.
-    let connector = Connector::new(resolver, names, false, false);
+    let connector = Connector::new(resolver, names, false, false, Caps::none());
     let request = connector.request(&args.resource, |name| {
         args.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
     });

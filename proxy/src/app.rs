@@ -13,7 +13,7 @@ use crate::config::DoorConfig;
 use crate::http::Request;
 use crate::observe::{AuditLog, Metrics, Recorder};
 use crate::peer;
-use crate::session::{Connector, Limits, Registry};
+use crate::session::{Caps, Connector, Limits, Registry};
 use crate::shutdown::Lifecycle;
 
 /// Most client addresses the `/connect` limiter tracks (about 100 bytes
@@ -55,6 +55,13 @@ impl App {
                 config.connect_headers.clone(),
                 config.readonly,
                 config.single_database,
+                Caps {
+                    statement_timeout: config.query_timeout,
+                    max_rows: config.max_rows,
+                    max_result_bytes: config.max_result_bytes,
+                    idle_timeout: config.idle_timeout,
+                    lifetime: config.session_lifetime,
+                },
             )),
             metrics: Arc::new(Metrics::default()),
             audit: audit.map(Arc::new),
@@ -73,7 +80,6 @@ impl App {
     /// Each session's limits.
     pub fn limits(&self) -> Limits {
         Limits {
-            query_timeout: self.config.query_timeout,
             idle_in_transaction: self.config.idle_in_transaction_timeout,
             catalog_idle: self.config.catalog_idle,
             codec: self.config.binary_codec,

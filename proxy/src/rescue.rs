@@ -79,7 +79,9 @@ pub fn api_status(error: &ApiError) -> u16 {
         ApiError::Sql(_) | ApiError::OneStatement(_) | ApiError::ReadOnlyWrite => 400,
         ApiError::NotFound | ApiError::NoSuchTable(_) => 404,
         ApiError::MethodNotAllowed(_) => 405,
-        ApiError::NotYourSession | ApiError::Locked(_) | ApiError::CrossSite(_) => 403,
+        ApiError::NotYourSession | ApiError::Locked(_) | ApiError::CrossSite(_) | ApiError::DownloadsOff => 403,
+        ApiError::UnknownDownload => 404,
+        ApiError::DownloadUsed => 409,
         ApiError::SessionIdInUrl => 401,
         ApiError::Busy | ApiError::TransactionLost(_) => 409,
         ApiError::Timeout { .. } => 504,
@@ -99,6 +101,9 @@ pub fn api_code(error: &ApiError) -> &'static str {
         ApiError::Locked(_) => "locked",
         ApiError::CrossSite(_) => "cross_site",
         ApiError::SessionIdInUrl => "session_required",
+        ApiError::DownloadsOff => "downloads_disabled",
+        ApiError::UnknownDownload => "not_found",
+        ApiError::DownloadUsed => "download_used",
         ApiError::Busy => "busy",
         ApiError::MissingParam(_) | ApiError::BadParam(_) => "bad_request",
         ApiError::Sql(e) if e.code == "57014" => "cancelled",
@@ -128,6 +133,7 @@ pub fn connect_status(error: &ConnectError) -> u16 {
         ConnectError::Resolve(ResolveError::Refused { .. }) => 403,
         ConnectError::Resolve(ResolveError::TimedOut(_)) => 504,
         ConnectError::Resolve(_) | ConnectError::BadUrl(_) | ConnectError::Database(_) => 502,
+        ConnectError::Setting { .. } => 502,
         ConnectError::Limit(_) => 429,
         ConnectError::OtherIdentity | ConnectError::WritableReadOnlyRole(_) => 403,
         ConnectError::AccessChanged => 401,
@@ -142,7 +148,7 @@ pub fn connect_code(error: &ConnectError) -> &'static str {
         ConnectError::Resolve(ResolveError::Refused { .. }) => "backend_refused",
         ConnectError::Resolve(ResolveError::TimedOut(_)) => "backend_timeout",
         ConnectError::Resolve(_) => "backend_unavailable",
-        ConnectError::BadUrl(_) => "backend_invalid",
+        ConnectError::BadUrl(_) | ConnectError::Setting { .. } => "backend_invalid",
         ConnectError::Database(_) => "database_unavailable",
         ConnectError::Limit(_) => "too_many_sessions",
         ConnectError::OtherIdentity => "other_identity",
@@ -161,7 +167,7 @@ fn connect_advice(error: &ConnectError) -> &'static str {
         ConnectError::Resolve(ResolveError::Refused { .. }) => {
             "You may not have access to this database. Ask your administrator if you think you should."
         }
-        ConnectError::Resolve(_) | ConnectError::BadUrl(_) => {
+        ConnectError::Resolve(_) | ConnectError::BadUrl(_) | ConnectError::Setting { .. } => {
             "The service that hands out database access is not working right now. Try again in a minute; if it persists, tell your administrator."
         }
         ConnectError::Database(_) => {
@@ -182,6 +188,9 @@ fn connect_advice(error: &ConnectError) -> &'static str {
 fn connect_message(error: &ConnectError, detail: bool) -> String {
     match error {
         ConnectError::Database(e) if !detail => database_message(e).into(),
+        ConnectError::Setting { name, .. } if !detail => {
+            format!("The database refused the setting {name} this link asks for.")
+        }
         ConnectError::Resolve(e) if e.is_not_found() => "There is no database behind this link.".into(),
         ConnectError::Resolve(ResolveError::Refused { .. }) => "Access to this database was refused.".into(),
         ConnectError::Resolve(ResolveError::TimedOut(_)) => "The credential service did not answer in time.".into(),

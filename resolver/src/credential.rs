@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::policy::Policy;
+
 /// The longest label accepted, in characters.
 const MAX_LABEL: usize = 200;
 
@@ -21,6 +23,8 @@ pub struct Credential {
     pub expires_at: Option<OffsetDateTime>,
     /// A name for the UI, instead of the database name.
     pub label: Option<String>,
+    /// What the backend says about the session (limits, settings, banner).
+    pub policy: Policy,
 }
 
 impl Credential {
@@ -31,6 +35,7 @@ impl Credential {
             readonly: false,
             expires_at: None,
             label: None,
+            policy: Policy::default(),
         }
     }
 
@@ -70,7 +75,8 @@ impl Credential {
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => return Err(format!("label must be a string, not {}", kind(other))),
         };
-        Ok(Credential { database_url: SecretString::from(database_url), readonly, expires_at, label })
+        let policy = Policy::from_answer(answer)?;
+        Ok(Credential { database_url: SecretString::from(database_url), readonly, expires_at, label, policy })
     }
 
     /// The URL with its password replaced by `REDACTED`, for logs and diagnostics.
@@ -86,6 +92,7 @@ impl fmt::Debug for Credential {
             .field("readonly", &self.readonly)
             .field("expires_at", &self.expires_at)
             .field("label", &self.label)
+            .field("policy", &self.policy)
             .finish()
     }
 }
@@ -144,7 +151,8 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
-fn kind(value: &Value) -> &'static str {
+/// How a JSON value's type reads in an error message.
+pub(crate) fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -11,6 +11,15 @@
 //! readonly = true
 //! label = "Globex (read-only)"
 //! expires_at = "2030-01-01T00:00:00Z"
+//!
+//! # with a policy (see `Policy`)
+//! [initech]
+//! database_url = "postgres://initech:secret@db.internal/initech"
+//! environment = "production"
+//! statement_timeout = "30s"
+//! max_rows = 1000
+//! downloads = false
+//! settings = { search_path = "initech, public", "app.tenant" = "initech" }
 //! ```
 
 use std::collections::BTreeMap;

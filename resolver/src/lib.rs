@@ -3,7 +3,8 @@
 //! When a person opens `/connect/<resource>`, pgdoor hands a [`ResolveRequest`]
 //! (the resource and the allow-listed request headers) to a [`Resolver`], which
 //! answers with a [`Credential`]: the database URL to connect with, plus
-//! optional `readonly`, `expires_at` and `label`. Three backends come built in,
+//! optional `readonly`, `expires_at` and `label`, and the session's
+//! [`Policy`] (limits, settings, environment). Three backends come built in,
 //! chosen by the scheme of `--connect-backend`:
 //!
 //! | scheme | backend |
@@ -30,6 +31,7 @@ mod error;
 mod exec;
 mod file;
 mod http;
+mod policy;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -43,6 +45,7 @@ pub use error::{BuildError, ResolveError};
 pub use exec::ExecResolver;
 pub use file::{FileResolver, ResourceMap};
 pub use http::{HttpOptions, HttpResolver};
+pub use policy::{MAX_SETTING_VALUE, MAX_SETTINGS, Policy};
 
 /// What pgdoor asks a resolver.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -329,6 +329,38 @@ const scenarios = {
     await context.close();
   },
 
+  /**
+   * The backend's policy: a production banner in the header, no export
+   * anywhere when downloads are off, results capped at its row limit, and
+   * the limits listed on the Connection view.
+   */
+  async policy() {
+    const context = await newContext();
+    const page = await open(context, 'guarded');
+    const banner = page.locator('#env-banner');
+    await banner.waitFor();
+    assert.equal((await banner.textContent()).trim(), 'production');
+    assert.match(await banner.getAttribute('class'), /env-production/);
+    await runSql(page, 'SELECT g FROM generate_series(1, 200) g');
+    await page.locator('.output .warning', { hasText: '50' }).waitFor();
+    assert.equal(await page.locator('.output .grid-body .grid-row').count() <= 50, true);
+    assert.equal(await page.getByRole('button', { name: 'CSV', exact: true }).count(), 0, 'no export in the editor');
+    await item(page, 'customers').click();
+    await page.locator('.grid-body .grid-row').first().waitFor();
+    assert.equal(await page.getByRole('button', { name: 'CSV', exact: true }).count(), 0, 'no export in the table view');
+    await page.locator('.tabs button[data-view=server]').click();
+    await page.getByText('not allowed for this link').waitFor();
+    await page.getByText('capped at 50 rows').waitFor();
+    await page.getByText('30 s', { exact: true }).waitFor();
+    await shot(page, 'banner');
+    // The shop link without a policy shows no banner and offers exports.
+    const plain = await open(context, 'shop');
+    assert.equal(await plain.locator('#env-banner').isVisible(), false);
+    await plain.locator('.tabs button[data-view=sql]').click();
+    await plain.getByRole('button', { name: 'CSV', exact: true }).waitFor();
+    await context.close();
+  },
+
   /** An open transaction: the header says so, Commit and Rollback end it, a failed one suggests ROLLBACK, closing the tab warns. */
   async transaction() {
     const context = await newContext();

@@ -20,6 +20,7 @@ mod memory_caps;
 mod observe;
 mod pg_connect;
 mod pg_query;
+mod policy;
 mod readme;
 mod resolver_exec;
 mod resolver_file;

@@ -55,17 +55,21 @@ fn fixture() -> &'static Fixture {
     })
 }
 
-/// The example connect backend serving `shop` and `other` (read-only), and
-/// pgdoor asking it. Both stop when dropped.
+/// The example connect backend serving `shop`, `other` (read-only) and
+/// `guarded` (shop again, as production with no downloads and 50 rows at
+/// most), and pgdoor asking it. Both stop when dropped.
 fn start_door(extra: &[&str]) -> (Door, Backend) {
     let f = fixture();
     let url = |db: &str| tls_cluster().url_in(db, roles::TRUST, None, "sslmode=disable");
     let backend = Backend::builder(TOKEN)
         .resources_toml(&format!(
             "[shop]\ndatabase_url = \"{}\"\nlabel = \"Shop (demo)\"\n\
-             [other]\ndatabase_url = \"{}\"\nlabel = \"Other (read-only)\"\nreadonly = true\n",
+             [other]\ndatabase_url = \"{}\"\nlabel = \"Other (read-only)\"\nreadonly = true\n\
+             [guarded]\ndatabase_url = \"{}\"\nlabel = \"Shop\"\nenvironment = \"production\"\n\
+             downloads = false\nmax_rows = 50\nstatement_timeout = \"30s\"\n",
             url(&f.shop_db),
-            url(&f.other_db)
+            url(&f.other_db),
+            url(&f.shop_db)
         ))
         .start();
     let mut args = vec!["--sessions", "--connect-backend", backend.url.as_str()];
@@ -172,6 +176,12 @@ fn a_ten_million_row_csv_streams_to_disk_as_psql_writes_it() {
             break;
         }
     }
+}
+
+#[test]
+fn the_backends_policy_shows_a_banner_hides_downloads_and_caps_rows() {
+    let (door, _backend) = start_door(&[]);
+    scenario("policy", &door.base, &[]);
 }
 
 #[test]

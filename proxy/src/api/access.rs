@@ -79,7 +79,7 @@ pub async fn resolve(app: &App, session: &Session, request: &Request) -> Result<
     let (grant, took) = app.connector.resolve(&ask).await;
     app.metrics.resolved(took);
     let grant = grant?;
-    if grant.readonly != session.readonly {
+    if grant.readonly != session.readonly || grant.policy != session.policy {
         app.sessions.remove(&session.id);
         session.close().await;
         return Err(ConnectError::AccessChanged.into());
@@ -118,7 +118,7 @@ pub async fn statement(
         mode: Mode::Single,
         // A GET can be a link on another page: it never writes.
         read_only: request.method == http::Method::GET,
-        output: Output::Collect { max_rows, max_bytes: app.config.max_result_bytes },
+        output: Output::Collect { max_rows, max_bytes: session.policy.max_result_bytes },
         history: kind != "rows",
     };
     match session.run(statement, renewal).await {

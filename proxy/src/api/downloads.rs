@@ -8,9 +8,17 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::error::ApiError;
+use super::routes::OnSession;
 use crate::http::{Body, Request, Response};
 use crate::rescue;
 use crate::session::{Progress, Session};
+
+/// True when the request asks for a file, or an id for one: a dump, or any
+/// route with `format` (results, table rows, plans).
+pub fn wanted(request: &Request, route: OnSession) -> bool {
+    matches!(route, OnSession::Export | OnSession::NewDownload)
+        || request.param("format").is_some_and(|f| !f.is_empty())
+}
 
 /// `POST /api/downloads`: a new id for one download.
 pub fn mint(session: &Session) -> Response {
@@ -25,19 +33,15 @@ pub fn status(session: &Session, id: &str) -> Result<Response, ApiError> {
 
 /// The download this request produces, when it names one (`download=<id>`).
 pub fn named(session: &Session, request: &Request) -> Result<Option<Arc<Progress>>, ApiError> {
-    let Some(id) = request.param("download") else { return Ok(None) };
-    session
-        .downloads
-        .get(&id)
-        .map(Some)
-        .ok_or_else(|| ApiError::BadParam("unknown download id: start each download with POST /api/downloads".into()))
+    let Some(id) = request.param("download").filter(|id| !id.is_empty()) else { return Ok(None) };
+    session.downloads.get(&id).map(Some).ok_or(ApiError::UnknownDownload)
 }
 
 /// Claims the request's download for the stream that sends it.
 pub fn claim(session: &Session, request: &Request) -> Result<Option<Arc<Progress>>, ApiError> {
     let Some(progress) = named(session, request)? else { return Ok(None) };
     if !progress.start() {
-        return Err(ApiError::BadParam("this download id was used already".into()));
+        return Err(ApiError::DownloadUsed);
     }
     Ok(Some(progress))
 }

@@ -55,6 +55,10 @@ pub async fn export(app: &App, session: &Arc<Session>, request: &Request) -> Res
         return Err(ApiError::DumpTooOld { tool: tool.major, server });
     }
     let table = request.param("table").filter(|t| !t.trim().is_empty());
+    if let Some(name) = table.as_deref().filter(|t| t.contains('\0')) {
+        // No table has a NUL in its name (and no argument can carry one).
+        return Err(ApiError::NoSuchTable(name.escape_debug().to_string()));
+    }
     let config = access::resolve(app, session, request).await?.config;
     let mut command = Command::new(&tool.path);
     command
@@ -81,7 +85,10 @@ pub async fn export(app: &App, session: &Arc<Session>, request: &Request) -> Res
         let message = finish(&mut child).await.err().unwrap_or_else(|| "it wrote nothing".into());
         let show = app.config.show_server_address;
         return Err(match table {
-            Some(table) if message.contains("no matching tables") => ApiError::NoSuchTable(table),
+            // A pattern that is no valid regular expression matches no table either.
+            Some(table) if message.contains("no matching tables") || message.contains("invalid regular expression") => {
+                ApiError::NoSuchTable(table)
+            }
             // Failing at once with a table pattern, and not on the connection: the pattern is at fault.
             Some(table) if !message.contains("connection to server") => {
                 ApiError::BadParam(format!("pg_dump cannot dump the table \"{table}\": {message}"))

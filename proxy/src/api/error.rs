@@ -29,8 +29,19 @@ pub enum ApiError {
     )]
     CrossSite(String),
     /// `_session_id` outside a download.
-    #[error("_session_id is accepted only on GET downloads: send the session id in the X-Session-ID header")]
+    #[error(
+        "_session_id is accepted only on downloads (a GET link or a download's form POST): send the session id in the X-Session-ID header"
+    )]
     SessionIdInUrl,
+    /// The backend's policy for this session allows no downloads.
+    #[error("Downloads are turned off for this database link: ask whoever gave you the link if you need the data")]
+    DownloadsOff,
+    /// A `download` id this session did not mint, or no longer remembers.
+    #[error("Unknown download id: start each download with POST /api/downloads")]
+    UnknownDownload,
+    /// A `download` id that a request used already.
+    #[error("This download id was used already: start each download with POST /api/downloads")]
+    DownloadUsed,
     /// A statement is already running in this session.
     #[error("A query is already running in this session: wait for it to finish, or cancel it")]
     Busy,

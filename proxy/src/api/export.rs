@@ -63,7 +63,9 @@ impl Format {
 
 /// Starts the download of `sql`'s rows: the statement runs read-only on the
 /// session's editor connection (a statement that writes is refused, never
-/// run again), its rows encoded as they arrive. `kind` names it in the audit log.
+/// run again), its rows encoded as they arrive. `kind` names it in the audit
+/// log. `table` is the table a table export reads: its absence is then a 404.
+#[allow(clippy::too_many_arguments)]
 pub async fn start(
     app: &App,
     session: &Arc<Session>,
@@ -72,6 +74,7 @@ pub async fn start(
     params: Vec<Option<String>>,
     format: Format,
     kind: &'static str,
+    table: Option<String>,
 ) -> Result<Response, ApiError> {
     let progress = downloads::claim(session, request)?;
     let renewal = access::renewal(app, session, request).await?;
@@ -134,7 +137,10 @@ pub async fn start(
             match ran {
                 Ok(ran) => Ok(Some(ran.rows_streamed)),
                 Err(e) => {
-                    let error = ApiError::from_session(e, true);
+                    let error = match (ApiError::from_session(e, true), table) {
+                        (ApiError::Sql(db), Some(table)) if db.code == "42P01" => ApiError::NoSuchTable(table),
+                        (error, _) => error,
+                    };
                     let _ = tx.send(Chunk::Failed(Box::new(rescue::api(&error)))).await;
                     Err((error.to_string(), rescue::api_code(&error)))
                 }

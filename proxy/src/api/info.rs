@@ -54,6 +54,8 @@ pub async fn connection(app: &App, session: &Session, request: &Request) -> Resu
     info.insert("readonly".into(), Value::Bool(session.readonly));
     info.insert("transaction".into(), serde_json::to_value(session.transaction()).unwrap_or(Value::Null));
     info.insert("label".into(), session.label.clone().map_or(Value::Null, Value::String));
+    // The limits and switches the UI shows (row cap, downloads, banner).
+    info.insert("policy".into(), session.policy.report());
     // The activity view offers cancel on this session's own statement only.
     info.insert("editor_pid".into(), session.editor_pid().map_or(Value::Null, Value::from));
     // The UI re-opens /connect/<resource> when the session is gone.

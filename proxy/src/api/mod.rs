@@ -75,6 +75,9 @@ pub async fn handle(app: &App, request: &Request, noted: &mut Noted) -> Response
                 Err(e) => return rescue::api(&e),
             };
             noted.session = Some(session.id.short_hash());
+            if !session.policy.downloads && downloads::wanted(request, route) {
+                return rescue::api(&ApiError::DownloadsOff);
+            }
             let download = match downloads::named(&session, request) {
                 Ok(download) => download,
                 Err(e) => return rescue::api(&e),

@@ -24,7 +24,7 @@ pub async fn run(app: &App, session: &Arc<Session>, request: &Request) -> Result
     let sql = request.param("query").filter(|q| !q.trim().is_empty()).ok_or(ApiError::MissingParam("Query"))?;
     if let Some(format) = Format::from_request(request)? {
         let sql = download_query(request, sql);
-        return export::start(app, session, request, sql, Vec::new(), format, "export").await;
+        return export::start(app, session, request, sql, Vec::new(), format, "export", None).await;
     }
     let renewal = access::renewal(app, session, request).await?;
     let started_at = OffsetDateTime::now_utc();
@@ -35,7 +35,7 @@ pub async fn run(app: &App, session: &Arc<Session>, request: &Request) -> Result
         mode: Mode::Script,
         // A GET can be a link on another page: it never writes.
         read_only: request.method == http::Method::GET,
-        output: Output::Collect { max_rows: app.config.max_rows, max_bytes: app.config.max_result_bytes },
+        output: Output::Collect { max_rows: session.policy.max_rows, max_bytes: session.policy.max_result_bytes },
         history: true,
     };
     let sql = statement.sql.clone();

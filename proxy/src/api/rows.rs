@@ -116,7 +116,7 @@ impl Page {
 
 /// Handles the rows route.
 pub async fn rows(app: &App, session: &Arc<Session>, request: &Request, raw: &str) -> Result<Response, ApiError> {
-    let page = Page::plan(request, raw, app.config.max_rows)?;
+    let page = Page::plan(request, raw, session.policy.max_rows)?;
     let select = page.select();
     let Page { table, condition, order, value, raw_where, limit, offset } = page;
     let from = table.quoted();
@@ -127,10 +127,16 @@ pub async fn rows(app: &App, session: &Arc<Session>, request: &Request, raw: &st
         // The whole table as on screen: the same filter and order, no page.
         let all = format!("SELECT * FROM {from}{condition}{order}");
         let params = value.into_iter().map(Some).collect();
-        return export::start(app, session, request, all, params, format, "rows").await;
+        return export::start(app, session, request, all, params, format, "rows", Some(from.clone())).await;
     }
+    // A table that is not there is a 404, as on the other table routes.
+    let missing = |e: ApiError| match e {
+        ApiError::Sql(db) if db.code == "42P01" => ApiError::NoSuchTable(from.clone()),
+        e => e,
+    };
     let (page, count) = if raw_where {
-        let page = last(access::statement(app, session, request, &select, limit as usize, "rows").await?);
+        let page =
+            last(access::statement(app, session, request, &select, limit as usize, "rows").await.map_err(missing)?);
         let count_sql = format!("SELECT count(*) FROM {from}{condition}");
         let count = last(access::statement(app, session, request, &count_sql, 1, "rows").await?);
         (page, (first_number(&count.rows), false))
@@ -139,7 +145,7 @@ pub async fn rows(app: &App, session: &Arc<Session>, request: &Request, raw: &st
         let page = access::catalog(app, session, request, &select, &params).await;
         let rows = page.as_ref().map(|p| Some(p.rows_seen)).map_err(ToString::to_string);
         app.recorder().record(&session.subject(), "rows", &select, started.elapsed(), rows);
-        let page = page?;
+        let page = page.map_err(missing)?;
         let count = row_count(app, session, request, &table, &condition, &params).await?;
         (page, count)
     };
@@ -218,11 +224,11 @@ pub async fn explain(
     let prefix = if analyze { "EXPLAIN ANALYZE " } else { "EXPLAIN " };
     let statement = format!("{prefix}{sql}");
     if let Some(format) = Format::from_request(request)? {
-        return export::start(app, session, request, statement, Vec::new(), format, "export").await;
+        return export::start(app, session, request, statement, Vec::new(), format, "export", None).await;
     }
     let started_at = OffsetDateTime::now_utc();
     let started = Instant::now();
     let kind = if analyze { "analyze" } else { "explain" };
-    let plan = last(access::statement(app, session, request, &statement, app.config.max_rows, kind).await?);
+    let plan = last(access::statement(app, session, request, &statement, session.policy.max_rows, kind).await?);
     Ok(Response::json(200, &result_json(plan, started_at, started.elapsed())))
 }

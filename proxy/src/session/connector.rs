@@ -11,6 +11,7 @@ use pgdoor_resolver::{Credential, ResolveError, ResolveRequest, Resolver};
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 
+use super::policy::{Caps, Policy};
 use super::registry::LimitError;
 use crate::pg::{self, Config, Connection, Environment, OsEnvironment};
 
@@ -42,8 +43,16 @@ pub enum ConnectError {
     /// pgdoor is shutting down and opens no new session.
     #[error("pgdoor is shutting down and opens no new session right now")]
     ShuttingDown,
-    /// The backend now grants other access (read-only changed): the session
-    /// must be opened again.
+    /// A setting from the backend's `settings` was refused by the server.
+    #[error("the database refused the setting {name} the credential backend asked for: {message}")]
+    Setting {
+        /// The parameter.
+        name: String,
+        /// The server's words.
+        message: String,
+    },
+    /// The backend now grants other access (read-only or the policy
+    /// changed): the session must be opened again.
     #[error("your access to this database changed: open the /connect link again")]
     AccessChanged,
 }
@@ -62,6 +71,8 @@ pub struct Grant {
     pub expires_at: Option<OffsetDateTime>,
     /// The URL as the resolver gave it, password redacted (for reports).
     pub shown_url: String,
+    /// What the session may do: pgdoor's flags tightened by the backend.
+    pub policy: Policy,
 }
 
 impl Grant {
@@ -95,6 +106,7 @@ pub struct Connector {
     connect_headers: Vec<String>,
     readonly: bool,
     operator_url: bool,
+    caps: Caps,
 }
 
 impl Connector {
@@ -102,8 +114,15 @@ impl Connector {
     /// `readonly` every session is read-only. `operator_url` says the URL
     /// comes from pgdoor's operator (`--url`), so libpq's environment
     /// (PGPASSWORD, the passfile) may fill it in; a backend's never does.
-    pub fn new(resolver: Arc<dyn Resolver>, connect_headers: Vec<String>, readonly: bool, operator_url: bool) -> Self {
-        Connector { resolver, connect_headers, readonly, operator_url }
+    /// A backend's policy can only tighten `caps`.
+    pub fn new(
+        resolver: Arc<dyn Resolver>,
+        connect_headers: Vec<String>,
+        readonly: bool,
+        operator_url: bool,
+        caps: Caps,
+    ) -> Self {
+        Connector { resolver, connect_headers, readonly, operator_url, caps }
     }
 
     /// The names of the request headers the resolver is given.
@@ -133,8 +152,9 @@ impl Connector {
 
     /// The one policy from a credential to a [`Grant`]: the URL parsed with
     /// [`BackendDefaults`] (or libpq's environment for `--url`), read-only
-    /// forced on the connection itself where granted, and pgdoor named as
-    /// the application unless the URL names one.
+    /// forced on the connection itself where granted, the backend's
+    /// statement timeout too, and pgdoor named as the application unless
+    /// the URL names one.
     pub fn grant(&self, credential: Credential) -> Result<Grant, ConnectError> {
         let shown_url = credential.redacted_url();
         let url = credential.database_url.expose_secret();
@@ -145,24 +165,50 @@ impl Connector {
         }
         .map_err(ConnectError::BadUrl)?;
         let readonly = credential.readonly || self.readonly;
+        let policy = Policy::new(&self.caps, &credential.policy);
+        let mut extra = Vec::new();
         if readonly {
             // Defence in depth: read-only statements run in BEGIN READ ONLY anyway.
+            extra.push("-c default_transaction_read_only=on".to_owned());
+        }
+        if let Some(limit) = policy.statement_timeout.filter(|_| policy.timeout_on_connection) {
+            // pgdoor's own cancel enforces it whatever the person SETs; this
+            // is the server's copy of the same limit.
+            extra.push(format!("-c statement_timeout={}", limit.as_millis().max(1)));
+        }
+        if !extra.is_empty() {
             let options = config.options.take().unwrap_or_default();
-            config.options = Some(format!("{options} -c default_transaction_read_only=on").trim().to_owned());
+            config.options = Some(format!("{options} {}", extra.join(" ")).trim().to_owned());
         }
         config.application_name.get_or_insert_with(|| "pgdoor".into());
-        Ok(Grant { config, readonly, label: credential.label, expires_at: credential.expires_at, shown_url })
+        Ok(Grant { config, readonly, label: credential.label, expires_at: credential.expires_at, shown_url, policy })
     }
 
-    /// Opens a connection with a grant's settings.
-    /// A read-only grant's role is checked first (see [`ConnectError::WritableReadOnlyRole`]).
+    /// Opens a connection with a grant's settings: a read-only grant's role
+    /// is checked first (see [`ConnectError::WritableReadOnlyRole`]), then
+    /// the backend's `settings` are applied.
     pub async fn connect(&self, grant: &Grant) -> Result<Connection, ConnectError> {
         let mut conn = pg::connect(&grant.config).await.map_err(ConnectError::Database)?;
         if grant.readonly {
             refuse_writable_role(&mut conn).await?;
         }
+        apply_settings(&mut conn, &grant.policy).await?;
         Ok(conn)
     }
+}
+
+/// Sets each of the backend's `settings` for the connection's session,
+/// bound as parameters.
+async fn apply_settings(conn: &mut Connection, policy: &Policy) -> Result<(), ConnectError> {
+    for (name, value) in &policy.settings {
+        let mut out = pg::Collector::unbounded();
+        match conn.query("SELECT pg_catalog.set_config($1, $2, false)", &[Some(name), Some(value)], &mut out).await {
+            Ok(()) => {}
+            Err(pg::Error::Db(db)) => return Err(ConnectError::Setting { name: name.clone(), message: db.message }),
+            Err(e) => return Err(ConnectError::Database(e)),
+        }
+    }
+    Ok(())
 }
 
 /// What a role holds that a read-only transaction cannot stop, in order.
@@ -195,7 +241,7 @@ mod tests {
 
     fn connector() -> Connector {
         let resolver = build(BackendConfig::Static { url: "postgres://unused/".into() }).unwrap();
-        Connector::new(resolver, Vec::new(), false, false)
+        Connector::new(resolver, Vec::new(), false, false, Caps::none())
     }
 
     fn credential(url: &str) -> Credential {
@@ -223,5 +269,15 @@ mod tests {
         let grant = connector().grant(readonly).unwrap();
         assert!(grant.readonly);
         assert_eq!(grant.config.options.as_deref(), Some("-c work_mem=4MB -c default_transaction_read_only=on"));
+    }
+
+    #[test]
+    fn the_backends_statement_timeout_rides_on_the_connection() {
+        let mut timed = credential("host=db");
+        timed.policy.statement_timeout = Some(Duration::from_millis(1500));
+        let grant = connector().grant(timed).unwrap();
+        assert_eq!(grant.config.options.as_deref(), Some("-c statement_timeout=1500"));
+        assert_eq!(grant.policy.statement_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(connector().grant(credential("host=db")).unwrap().config.options, None);
     }
 }

@@ -8,6 +8,7 @@
 mod connector;
 mod downloads;
 mod id;
+mod policy;
 mod reaper;
 mod registry;
 mod state;
@@ -28,6 +29,7 @@ use crate::pg::{CancelToken, Connection, ResultSet, TransactionStatus};
 pub use connector::{BackendDefaults, ConnectError, Connector, Grant};
 pub use downloads::{Downloads, Progress};
 pub use id::{BindingKey, SessionId, short_hash};
+pub use policy::{Caps, Policy};
 pub use reaper::Reaper;
 pub use registry::{LimitError, Registry};
 pub use state::StateKinds;
@@ -82,6 +84,9 @@ pub struct Session {
     pub readonly: bool,
     /// A name for the UI.
     pub label: Option<String>,
+    /// What it may do (fixed for its life: a backend that changes it
+    /// makes the person open the link again).
+    pub policy: Policy,
     /// Its recent downloads, for the UI that started them.
     pub downloads: Downloads,
     commands: mpsc::Sender<Command>,
@@ -197,6 +202,7 @@ impl Session {
             identity: fields.identity,
             readonly: fields.grant.readonly,
             label: fields.grant.label.clone(),
+            policy: fields.grant.policy.clone(),
             downloads: Downloads::default(),
             commands,
             shared: shared.clone(),

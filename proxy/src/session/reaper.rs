@@ -10,7 +10,8 @@ use pingora::services::background::BackgroundService;
 
 use super::Registry;
 
-/// Runs as a pingora background service.
+/// Runs as a pingora background service. Each session has its own idle
+/// timeout and lifetime (its policy: the flags, or shorter).
 pub struct Reaper {
     /// The sessions to watch.
     pub registry: Arc<Registry>,
@@ -21,15 +22,16 @@ pub struct Reaper {
 }
 
 impl Reaper {
-    /// How often to look: a quarter of the shortest limit, between 250 ms and 30 s.
+    /// How often to look: a quarter of the shortest flag, between 250 ms and
+    /// 5 s (a backend may give a session a shorter limit than the flags).
     fn tick(&self) -> Duration {
         let shortest =
             [self.idle_timeout, self.lifetime].into_iter().flatten().min().unwrap_or(Duration::from_secs(120));
-        (shortest / 4).clamp(Duration::from_millis(250), Duration::from_secs(30))
+        (shortest / 4).clamp(Duration::from_millis(250), Duration::from_secs(5))
     }
 
     fn sweep(&self) {
-        for session in self.registry.take_expired(self.idle_timeout, self.lifetime) {
+        for session in self.registry.take_expired() {
             tracing::info!(session = %session.id.short_hash(), "session expired and closed");
             // Each closes on its own task: a stuck one holds up nobody.
             tokio::spawn(async move { session.close().await });

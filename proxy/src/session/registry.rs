@@ -98,12 +98,15 @@ impl Registry {
     }
 
     /// Removes and returns the sessions idle or alive for too long.
-    pub fn take_expired(&self, idle: Option<Duration>, lifetime: Option<Duration>) -> Vec<Arc<Session>> {
+    pub fn take_expired(&self) -> Vec<Arc<Session>> {
         let mut sessions = lock(&self.sessions);
         let Some(sessions) = sessions.as_mut() else { return Vec::new() };
         let expired: Vec<SessionId> = sessions
             .values()
-            .filter(|s| idle.is_some_and(|d| s.idle_for() >= d) || lifetime.is_some_and(|d| s.age() >= d))
+            .filter(|s| {
+                s.policy.idle_timeout.is_some_and(|d| s.idle_for() >= d)
+                    || s.policy.lifetime.is_some_and(|d| s.age() >= d)
+            })
             .map(|s| s.id)
             .collect();
         expired.iter().filter_map(|id| sessions.remove(id)).collect()

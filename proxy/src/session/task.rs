@@ -31,8 +31,6 @@ pub const CANCEL_GRACE: Duration = Duration::from_secs(3);
 /// The session's time limits and value conversion.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// `--query-timeout`.
-    pub query_timeout: Option<Duration>,
     /// `--idle-in-transaction-timeout`.
     pub idle_in_transaction: Option<Duration>,
     /// `--catalog-idle`: the catalog connection closes after this long unused.
@@ -365,7 +363,7 @@ impl EditorJob {
         let conn = self.after.conn.as_mut().expect("ready() connected");
         let token = conn.cancel_token().clone();
         self.shared.set_running(Some(token.clone()));
-        let limit = self.limits.query_timeout;
+        let limit = self.grant.policy.statement_timeout;
         let (finish, output) = match output {
             Output::Collect { max_rows, max_bytes } => {
                 let mut sink = Collector::new(self.limits.codec, max_rows).with_max_bytes(max_bytes);
@@ -682,7 +680,7 @@ async fn catalog_read(
         let token = open.cancel_token().clone();
         let mut out = Collector::new(limits.codec, usize::MAX);
         let work = open.query(&read.sql, &params, &mut out);
-        match supervise(&token, limits.query_timeout, read.reply.closed(), work).await {
+        match supervise(&token, grant.policy.statement_timeout, read.reply.closed(), work).await {
             Finish::Done(Ok(())) => break Ok(out.into_last()),
             Finish::Done(Err(e)) if e.is_connection_lost() && !retried => {
                 retried = true;

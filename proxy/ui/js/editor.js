@@ -5,7 +5,7 @@
 
 import { h, fill, $, count, size } from './dom.js';
 import { call, download, downloaded, tablePath } from './api.js';
-import { errorBox, notice } from './state.js';
+import { errorBox, notice, policy } from './state.js';
 import { grid } from './grid.js';
 import { tokenize, statementAt, KEYWORDS } from './sql.js';
 import { catalog } from './sidebar.js';
@@ -59,8 +59,8 @@ export function render(main, connection) {
       cancel,
       connection.readonly && h('span', { class: 'badge' }, 'read-only'),
       h('span', { class: 'spacer' }),
-      h('span', { class: 'label' }, 'Export result'),
-      ['csv', 'json', 'xml'].map((format) => h('button', { onclick: () => exportResult(format), class: 'export' }, format.toUpperCase()))),
+      policy.downloads && [h('span', { class: 'label' }, 'Export result'),
+        ['csv', 'json', 'xml'].map((format) => h('button', { onclick: () => exportResult(format), class: 'export' }, format.toUpperCase()))]),
     h('div', { class: 'editor' }, layer, area, list)), output);
   area.addEventListener('input', () => { paint(); complete(false); sessionStorage.setItem(TEXT_KEY, area.value); });
   area.addEventListener('scroll', () => { layer.scrollTop = area.scrollTop; layer.scrollLeft = area.scrollLeft; });
@@ -210,7 +210,7 @@ function show() {
     d.truncated && h('p', { class: 'warning', role: 'note' },
       `Showing the first ${count(d.rows.length)} of ${count(d.rows_total)} rows`,
       d.truncated_by === 'bytes' ? ': the rest is more data than pgdoor keeps for the screen.' : '.',
-      ' Export the result to get them all.'),
+      policy.downloads ? ' Export the result to get them all.' : ''),
     d.notices_dropped > 0 && h('p', { class: 'warning', role: 'note' },
       `${count(d.notices_dropped)} more notices were not kept: pgdoor keeps the first ${count(d.notices.length)}.`),
     (d.notices || []).map((n) => h('p', { class: 'notice' }, `${n.severity}: ${n.message}`)),

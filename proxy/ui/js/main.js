@@ -3,7 +3,7 @@
 
 import { takeSession, call, leaving, onSessionLost, reconnect, reconnected, rememberResource } from './api.js';
 import { h, $, fill } from './dom.js';
-import { state, save, errorBox, notice } from './state.js';
+import { state, save, errorBox, notice, policy } from './state.js';
 import * as sidebar from './sidebar.js';
 import * as table from './table.js';
 import * as editor from './editor.js';
@@ -68,6 +68,18 @@ addEventListener('pageshow', (event) => {
   if (event.persisted) call('connection').catch(() => {});
 });
 
+/** The backend's environment as a banner whose colour says how careful to be. */
+function environment(name) {
+  const banner = $('#env-banner');
+  banner.hidden = !name;
+  if (!name) return;
+  const tone = /^prod/.test(name) ? 'production' : /^(stag|pre|uat|test|qa)/.test(name) ? 'staging' : /^dev|^local/.test(name) ? 'development' : 'other';
+  banner.textContent = name;
+  banner.title = `This database is ${name}`;
+  banner.className = `env env-${tone}`;
+  document.body.classList.toggle('in-production', tone === 'production');
+}
+
 async function start() {
   if (!takeSession()) {
     fill(main, h('div', { class: 'empty' }, h('h2', {}, 'No database session'),
@@ -83,6 +95,8 @@ async function start() {
     $('#db-label').textContent = label;
     document.title = `${label} · pgdoor`;
     $('#readonly-badge').hidden = !info.readonly;
+    Object.assign(policy, info.policy);
+    environment(info.policy?.environment);
     transaction.track(info.transaction);
     show(state.view);
   } catch (error) {

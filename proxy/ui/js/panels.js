@@ -1,7 +1,7 @@
 // History, activity (with cancel of this session's own statement) and the
 // connection page (who and where, and the server's settings).
 
-import { h, fill } from './dom.js';
+import { h, fill, count, size } from './dom.js';
 import { call, ApiError } from './api.js';
 import { errorBox, notice } from './state.js';
 import { grid } from './grid.js';
@@ -55,6 +55,19 @@ export async function activity(main, connection) {
   }
 }
 
+/** The session's limits as the backend and pgdoor's flags set them. */
+function limits(policy) {
+  const seconds = (s) => (s == null ? 'none' : s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
+  return [
+    policy.environment && [h('dt', {}, 'Environment'), h('dd', {}, policy.environment)],
+    [h('dt', {}, 'Statement timeout'), h('dd', {}, seconds(policy.statement_timeout))],
+    policy.max_rows != null && [h('dt', {}, 'Results'), h('dd', {}, `capped at ${count(policy.max_rows)} rows and ${size(policy.max_result_bytes)}`)],
+    [h('dt', {}, 'Idle timeout'), h('dd', {}, seconds(policy.idle_timeout))],
+    [h('dt', {}, 'Session lifetime'), h('dd', {}, seconds(policy.lifetime))],
+    [h('dt', {}, 'Downloads'), h('dd', {}, policy.downloads === false ? 'not allowed for this link' : 'allowed')],
+  ];
+}
+
 /** Connection facts (never a secret) and the server settings, filterable. */
 export async function server(main, connection) {
   const facts = {
@@ -65,7 +78,8 @@ export async function server(main, connection) {
   fill(main, h('h2', {}, 'Connection'),
     h('dl', { class: 'facts' }, Object.entries(facts).filter(([k]) => connection[k] != null).map(([k, title]) => [
       h('dt', {}, title), h('dd', {}, String(connection[k])),
-    ]), h('dt', {}, 'Access'), h('dd', {}, connection.readonly ? 'read-only' : 'read and write')),
+    ]), h('dt', {}, 'Access'), h('dd', {}, connection.readonly ? 'read-only' : 'read and write'),
+    limits(connection.policy || {})),
     h('h2', {}, 'Server settings'), settings);
   try {
     const data = await call('server_settings');

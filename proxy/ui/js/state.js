@@ -8,6 +8,12 @@ const KEY = 'pgdoor.state';
 /** The view state: `view`, `object`, `tab`, and the table view's paging, sort and filter. */
 export const state = Object.assign({ view: 'sql', tab: 'rows', perPage: 100 }, JSON.parse(sessionStorage.getItem(KEY) || '{}'));
 
+/**
+ * The session's policy as /api/connection reports it (row cap, downloads,
+ * environment); filled in at start-up.
+ */
+export const policy = { downloads: true };
+
 /** Saves the state. */
 export const save = () => sessionStorage.setItem(KEY, JSON.stringify(state));
 

@@ -3,7 +3,7 @@
 
 import { h, fill, count, size } from './dom.js';
 import { call, downloadRows, downloaded, tablePath, ApiError } from './api.js';
-import { state, save, errorBox, notice } from './state.js';
+import { state, save, errorBox, notice, policy } from './state.js';
 import { grid } from './grid.js';
 
 const OPERATORS = [
@@ -168,5 +168,5 @@ function toolbar(object, path, columns) {
     h('button', { class: 'primary', onclick: apply }, 'Apply'),
     state.filter && h('button', { onclick: clear }, 'Clear'),
     h('span', { class: 'spacer' }),
-    h('span', { class: 'label' }, 'Export'), ['csv', 'json', 'xml'].map(exporter));
+    policy.downloads && [h('span', { class: 'label' }, 'Export'), ['csv', 'json', 'xml'].map(exporter)]);
 }
