@@ -104,6 +104,42 @@ pub struct ServeArgs {
     #[arg(long, env = "PGDOOR_IDENTITY_HEADER", value_name = "NAME")]
     pub identity_header: Option<String>,
 
+    /// Verify the gateway's signed identity token instead of believing a header: the header
+    /// carrying it, or a preset (cloudflare-access, google-iap, pomerium, oauth2-proxy). Needs
+    /// --jwt-audience, and --jwt-issuer and --jwks-url or --jwks-file unless the preset knows them.
+    #[arg(long, env = "PGDOOR_IDENTITY_JWT", value_name = "HEADER|PRESET", conflicts_with = "identity_header")]
+    pub identity_jwt: Option<String>,
+
+    /// Where the gateway publishes its public keys (a JWKS): https://, or http:// to loopback only.
+    /// Fetched again when a token names an unknown key, at most once a minute.
+    #[arg(long, env = "PGDOOR_JWKS_URL", value_name = "URL", conflicts_with = "jwks_file")]
+    pub jwks_url: Option<String>,
+
+    /// The gateway's public keys (a JWKS) in a file, read at start.
+    #[arg(long, env = "PGDOOR_JWKS_FILE", value_name = "PATH")]
+    pub jwks_file: Option<PathBuf>,
+
+    /// The issuer (`iss`) identity tokens must name.
+    #[arg(long, env = "PGDOOR_JWT_ISSUER", value_name = "ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Comma-separated audiences (`aud`); a token must name one of them.
+    #[arg(long, env = "PGDOOR_JWT_AUDIENCE", value_delimiter = ',', value_name = "AUDIENCES")]
+    pub jwt_audience: Vec<String>,
+
+    /// Comma-separated signature algorithms accepted (default: the preset's, else
+    /// RS256,ES256,EdDSA); HMAC and none are never accepted.
+    #[arg(long, env = "PGDOOR_JWT_ALGORITHMS", value_delimiter = ',', value_name = "ALGS")]
+    pub jwt_algorithms: Vec<String>,
+
+    /// Clock skew allowed on a token's exp and nbf, in seconds.
+    #[arg(long, env = "PGDOOR_JWT_LEEWAY", default_value_t = 5, value_name = "SECONDS")]
+    pub jwt_leeway: u64,
+
+    /// The token claim that names the person.
+    #[arg(long, env = "PGDOOR_JWT_IDENTITY_CLAIM", default_value = "email", value_name = "CLAIM")]
+    pub jwt_identity_claim: String,
+
     /// Comma-separated addresses or networks (CIDR) whose forwarded headers are believed;
     /// headers from other peers are ignored. Unset: loopback only (127.0.0.0/8, ::1).
     #[arg(long, env = "PGDOOR_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDRS")]
@@ -140,7 +176,7 @@ pub struct ServeArgs {
     #[arg(long, env = "PGDOOR_MAX_SESSIONS", default_value_t = 1000)]
     pub max_sessions: usize,
 
-    /// Most sessions per person (by --identity-header).
+    /// Most sessions per person (by --identity-header or --identity-jwt).
     #[arg(long, env = "PGDOOR_MAX_SESSIONS_PER_USER", default_value_t = 20)]
     pub max_sessions_per_user: usize,
 

@@ -2,9 +2,11 @@
 //! says what to do; `main` exits with 64 on any of them.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
+use pgdoor_proxy::jwt;
 use pgdoor_proxy::pg::BinaryCodec;
 use pgdoor_proxy::{DoorConfig, TlsFiles, Upstream};
 use pgdoor_resolver::{BackendConfig, HttpOptions};
@@ -90,6 +92,26 @@ pub fn door(args: &ServeArgs) -> Result<DoorConfig, ConfigError> {
         Some(name) => Some(header_names(&[name.to_owned()])?.remove(0)),
         None => None,
     };
+    let identity_jwt = match args.identity_jwt.as_deref().map(str::trim).filter(|h| !h.is_empty()) {
+        Some(given) => {
+            let flags = jwt::Flags {
+                identity_jwt: given.to_owned(),
+                jwks_url: args.jwks_url.clone().filter(|u| !u.trim().is_empty()),
+                jwks_file: args.jwks_file.clone(),
+                issuer: args.jwt_issuer.clone(),
+                audience: args.jwt_audience.clone(),
+                algorithms: args.jwt_algorithms.iter().filter(|a| !a.trim().is_empty()).cloned().collect(),
+                leeway: args.jwt_leeway,
+                identity_claim: args.jwt_identity_claim.clone(),
+            };
+            let settings =
+                jwt::Settings::from_flags(&flags).map_err(|reason| invalid("--identity-jwt", given, &reason))?;
+            let verifier =
+                jwt::Verifier::new(settings).map_err(|e| invalid("--identity-jwt", given, &e.to_string()))?;
+            Some(Arc::new(verifier))
+        }
+        None => None,
+    };
     let trusted_proxies =
         match args.trusted_proxies.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).collect::<Vec<_>>() {
             given if given.is_empty() => LOOPBACK.iter().map(|p| network(p)).collect::<Result<_, _>>()?,
@@ -127,6 +149,7 @@ pub fn door(args: &ServeArgs) -> Result<DoorConfig, ConfigError> {
         single_database,
         connect_headers,
         identity_header,
+        identity_jwt,
         trusted_proxies,
         session_binding: args.session_binding == SessionBinding::Cookie,
         idle_timeout,

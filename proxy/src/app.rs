@@ -8,9 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use pgdoor_resolver::VerifiedIdentity;
 
 use crate::config::DoorConfig;
 use crate::http::Request;
+use crate::jwt::JwtError;
 use crate::observe::{AuditLog, Metrics, Recorder};
 use crate::peer;
 use crate::session::{Caps, Connector, Limits, Registry};
@@ -42,6 +44,15 @@ pub struct App {
     pub lifecycle: Arc<Lifecycle>,
     connect_limiter: DefaultKeyedRateLimiter<IpAddr>,
     pruned_at: Mutex<Instant>,
+}
+
+/// Who a request is from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The name limits, the audit log and session ownership use.
+    pub name: String,
+    /// What the gateway's token said, when it was verified.
+    pub verified: Option<VerifiedIdentity>,
 }
 
 impl App {
@@ -86,10 +97,17 @@ impl App {
         }
     }
 
-    /// The identity header's value, from a trusted peer only.
-    pub fn identity(&self, request: &Request) -> Option<String> {
-        let name = self.config.identity_header.as_deref()?;
-        request.forwarded_header(name).filter(|v| !v.is_empty()).map(str::to_owned)
+    /// Who the request is from: the claim of the gateway's token when
+    /// `--identity-jwt` verifies one (an invalid or missing token is an
+    /// error), else the identity header's value from a trusted peer.
+    pub async fn identity(&self, request: &Request) -> Result<Option<Identity>, JwtError> {
+        if let Some(verifier) = &self.config.identity_jwt {
+            let verified = verifier.verify(request.header(verifier.header())).await?;
+            return Ok(Some(Identity { name: verified.identity, verified: Some(verified.claims) }));
+        }
+        let Some(name) = self.config.identity_header.as_deref() else { return Ok(None) };
+        let value = request.forwarded_header(name).filter(|v| !v.is_empty());
+        Ok(value.map(|v| Identity { name: v.to_owned(), verified: None }))
     }
 
     /// `Some(wait)` when this client has used up its `/connect` attempts.

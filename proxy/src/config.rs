@@ -30,6 +30,9 @@ pub struct DoorConfig {
     pub connect_headers: Vec<String>,
     /// The header naming the person (for limits and reconnects), lower-cased.
     pub identity_header: Option<String>,
+    /// Verifies the gateway's signed identity token (`--identity-jwt`);
+    /// the identity is then its claim, never a plain header.
+    pub identity_jwt: Option<Arc<crate::jwt::Verifier>>,
     /// Peers whose forwarded headers are believed, and the proxies skipped when
     /// finding the client's address in `X-Forwarded-For`.
     pub trusted_proxies: Vec<IpNet>,

@@ -17,6 +17,7 @@ mod door;
 pub mod fuzz;
 mod http;
 mod intake;
+pub mod jwt;
 mod observe;
 mod page;
 mod peer;

@@ -136,7 +136,7 @@ pub fn connect_status(error: &ConnectError) -> u16 {
         ConnectError::Setting { .. } => 502,
         ConnectError::Limit(_) => 429,
         ConnectError::OtherIdentity | ConnectError::WritableReadOnlyRole(_) => 403,
-        ConnectError::AccessChanged => 401,
+        ConnectError::AccessChanged | ConnectError::Identity(_) => 401,
         ConnectError::ShuttingDown => 503,
     }
 }
@@ -154,6 +154,7 @@ pub fn connect_code(error: &ConnectError) -> &'static str {
         ConnectError::OtherIdentity => "other_identity",
         ConnectError::WritableReadOnlyRole(_) => "writable_read_only_role",
         ConnectError::AccessChanged => "session_gone",
+        ConnectError::Identity(e) => e.code(),
         ConnectError::ShuttingDown => "shutting_down",
     }
 }
@@ -179,6 +180,9 @@ fn connect_advice(error: &ConnectError) -> &'static str {
             "Tell your administrator: a read-only link needs a database role without superuser, pg_execute_server_program or pg_write_server_files."
         }
         ConnectError::AccessChanged => "Open the link you were given again.",
+        ConnectError::Identity(_) => {
+            "Sign in again through your organisation's sign-in page, then open the link again."
+        }
         ConnectError::ShuttingDown => "pgdoor is restarting or stopping: open the link again in a few seconds.",
     }
 }

@@ -55,12 +55,35 @@ pub struct ResolveRequest {
     /// The allow-listed request headers: names lower-cased, values untouched,
     /// a listed header the request lacks present as `""`.
     pub headers: BTreeMap<String, String>,
+    /// The person as the gateway's signed token names them, when pgdoor
+    /// verifies one (`--identity-jwt`).
+    pub identity: Option<VerifiedIdentity>,
+}
+
+/// The claims of an identity token whose signature, issuer, audience and
+/// time pgdoor checked; sent as `identity` with `"verified": true`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedIdentity {
+    /// The token's `iss`.
+    pub issuer: String,
+    /// Its `sub`.
+    pub subject: Option<String>,
+    /// Its `email`.
+    pub email: Option<String>,
+    /// Its `groups`.
+    pub groups: Vec<String>,
 }
 
 impl ResolveRequest {
     /// A request without headers.
     pub fn new(resource: impl Into<String>) -> Self {
-        ResolveRequest { resource: resource.into(), headers: BTreeMap::new() }
+        ResolveRequest { resource: resource.into(), headers: BTreeMap::new(), identity: None }
+    }
+
+    /// The same request with the verified identity.
+    pub fn with_identity(mut self, identity: Option<VerifiedIdentity>) -> Self {
+        self.identity = identity;
+        self
     }
 
     /// A request whose headers are the allow-listed `names` (lower-cased),
@@ -79,11 +102,12 @@ impl ResolveRequest {
                 (name, value)
             })
             .collect();
-        ResolveRequest { resource: resource.into(), headers }
+        ResolveRequest { resource: resource.into(), headers, identity: None }
     }
 
     /// The JSON pgweb's protocol sends: `resource`, `token`, and `headers`
-    /// only when header names are configured (`with_headers`).
+    /// only when header names are configured (`with_headers`); plus, only
+    /// with a verified identity, `identity`.
     pub fn to_json(&self, token: Option<&SecretString>, with_headers: bool) -> serde_json::Value {
         let mut body = serde_json::Map::new();
         body.insert("resource".into(), self.resource.clone().into());
@@ -93,6 +117,16 @@ impl ResolveRequest {
         if with_headers {
             let headers = self.headers.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
             body.insert("headers".into(), serde_json::Value::Object(headers));
+        }
+        if let Some(who) = &self.identity {
+            let identity = serde_json::json!({
+                "verified": true,
+                "issuer": who.issuer,
+                "subject": who.subject,
+                "email": who.email,
+                "groups": who.groups,
+            });
+            body.insert("identity".into(), identity);
         }
         serde_json::Value::Object(body)
     }
@@ -183,5 +217,23 @@ mod tests {
             })
         );
         assert_eq!(request.to_json(None, false), serde_json::json!({"resource": "acme"}));
+    }
+
+    #[test]
+    fn a_verified_identity_is_added_and_nothing_else_changes() {
+        let who = VerifiedIdentity {
+            issuer: "https://idp".into(),
+            subject: Some("u1".into()),
+            email: Some("ann@example.com".into()),
+            groups: vec!["admins".into()],
+        };
+        let body = ResolveRequest::new("acme").with_identity(Some(who)).to_json(None, false);
+        assert_eq!(
+            body,
+            serde_json::json!({"resource": "acme", "identity": {
+                "verified": true, "issuer": "https://idp", "subject": "u1",
+                "email": "ann@example.com", "groups": ["admins"]
+            }})
+        );
     }
 }

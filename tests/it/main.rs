@@ -16,6 +16,7 @@ mod door_readonly;
 mod door_session;
 mod door_upstream;
 mod hostile_peers;
+mod identity_jwt;
 mod memory_caps;
 mod observe;
 mod pg_connect;

@@ -15,7 +15,7 @@ use crate::session::{ConnectError, Grant, Mode, Output, Ran, Session, SessionId,
 /// The request's session: by `X-Session-ID` (or `_session_id`), bound to
 /// this browser, and opened by this identity. Any such request tells the
 /// session its tab is still there (see [`Session::present`]).
-pub fn session(app: &App, request: &Request) -> Result<Arc<Session>, ApiError> {
+pub async fn session(app: &App, request: &Request) -> Result<Arc<Session>, ApiError> {
     let in_url = || {
         if is_leave_beacon(request) || is_download(request) == Some(http::Method::POST) {
             // A beacon or a form cannot set headers: the id comes in the form body.
@@ -36,8 +36,12 @@ pub fn session(app: &App, request: &Request) -> Result<Arc<Session>, ApiError> {
     if !session.accepts(&binding::keys(request)) {
         return Err(ApiError::NotYourSession);
     }
-    if session.identity.is_some() && app.identity(request) != session.identity {
-        return Err(ConnectError::OtherIdentity.into());
+    if let Some(owner) = &session.identity {
+        // A verified token must still verify, and name the same person.
+        let now = app.identity(request).await.map_err(ConnectError::Identity)?;
+        if now.map(|who| who.name).as_ref() != Some(owner) {
+            return Err(ConnectError::OtherIdentity.into());
+        }
     }
     session.present();
     Ok(session)
@@ -75,7 +79,11 @@ pub async fn renewal(app: &App, session: &Session, request: &Request) -> Result<
 
 /// Resolves the session's resource again with this request's headers.
 pub async fn resolve(app: &App, session: &Session, request: &Request) -> Result<Grant, ApiError> {
-    let ask = app.connector.request(&session.resource, |name| request.forwarded_header(name).map(str::to_owned));
+    let who = app.identity(request).await.map_err(ConnectError::Identity)?;
+    let ask = app
+        .connector
+        .request(&session.resource, |name| request.forwarded_header(name).map(str::to_owned))
+        .with_identity(who.and_then(|who| who.verified));
     let (grant, took) = app.connector.resolve(&ask).await;
     app.metrics.resolved(took);
     let grant = grant?;

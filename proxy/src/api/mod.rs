@@ -70,7 +70,7 @@ pub async fn handle(app: &App, request: &Request, noted: &mut Noted) -> Response
     match matched.route.endpoint {
         Endpoint::Open(open) => answer(app, open).unwrap_or_else(|e| rescue::api(&e)),
         Endpoint::OnSession(route) => {
-            let session = match access::session(app, request) {
+            let session = match access::session(app, request).await {
                 Ok(session) => session,
                 Err(e) => return rescue::api(&e),
             };

@@ -30,6 +30,9 @@ pub enum ConnectError {
     /// A limit stops a new session.
     #[error(transparent)]
     Limit(#[from] LimitError),
+    /// The gateway's identity token is missing or does not verify.
+    #[error(transparent)]
+    Identity(crate::jwt::JwtError),
     /// The person is not the one who opened the session.
     #[error("this session belongs to someone else: open your own /connect link")]
     OtherIdentity,
