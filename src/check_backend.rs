@@ -4,8 +4,8 @@
 
 use std::process::ExitCode;
 
-use pgdoor_proxy::session::{Caps, ConnectError, Connector};
-use pgdoor_resolver::{BackendConfig, ResolveError, build};
+use pgdoor_proxy::session::{Caps, ConnectError, Connector, Policy};
+use pgdoor_resolver::{BackendConfig, ResolveError, VerifiedIdentity, build};
 use time::format_description::well_known::Rfc3339;
 
 use crate::EXIT_USAGE;
@@ -17,6 +17,8 @@ use crate::config;
 pub const EXIT_REFUSED: u8 = 2;
 /// The backend could not be reached, timed out, or answered something unusable.
 pub const EXIT_BACKEND: u8 = 3;
+/// The `--jwt` token did not verify.
+pub const EXIT_TOKEN: u8 = 4;
 
 /// Runs the check; exit 0, [`EXIT_REFUSED`], [`EXIT_BACKEND`], the database
 /// check's code, or 64 for bad flags.
@@ -45,9 +47,15 @@ pub async fn run(args: CheckBackendArgs) -> ExitCode {
     // The same Connector /connect uses: the URL is read, defaulted and
     // made read-only exactly as a session's would be.
     let connector = Connector::new(resolver, names, false, false, Caps::none());
-    let request = connector.request(&args.resource, |name| {
-        args.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
-    });
+    let identity = match verified(&args).await {
+        Ok(identity) => identity,
+        Err(code) => return ExitCode::from(code),
+    };
+    let request = connector
+        .request(&args.resource, |name| {
+            args.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+        })
+        .with_identity(identity);
     println!("Request: {}", connector.describe(&request));
     let (grant, took) = connector.resolve(&request).await;
     let grant = match grant {
@@ -72,5 +80,55 @@ pub async fn run(args: CheckBackendArgs) -> ExitCode {
     let expires_at = grant.expires_at.and_then(|t| t.format(&Rfc3339).ok());
     println!("  expires_at    {}", expires_at.as_deref().unwrap_or("-"));
     println!("  label         {}", grant.label.as_deref().unwrap_or("-"));
+    print_policy(&grant.policy);
     check::report("check-backend", &grant.config, grant.readonly).await
+}
+
+/// The identity `--jwt`'s token verifies to, printed; `Err` holds the exit code.
+async fn verified(args: &CheckBackendArgs) -> Result<Option<VerifiedIdentity>, u8> {
+    let Some(path) = &args.jwt else { return Ok(None) };
+    let verifier = match config::identity_jwt(&args.jwt_flags) {
+        Ok(Some(verifier)) => verifier,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            eprintln!("pgdoor check-backend: {e}");
+            return Err(EXIT_USAGE);
+        }
+    };
+    let token = match std::fs::read_to_string(path) {
+        Ok(token) => token,
+        Err(e) => {
+            eprintln!("pgdoor check-backend: --jwt {}: {e}", path.display());
+            return Err(EXIT_USAGE);
+        }
+    };
+    match verifier.verify(Some(token.trim())).await {
+        Ok(verified) => {
+            let who = &verified.claims;
+            println!("Token:   verified: {} (issuer {})", verified.identity, who.issuer);
+            println!("  subject {}, groups [{}]", who.subject.as_deref().unwrap_or("-"), who.groups.join(", "));
+            Ok(Some(verified.claims))
+        }
+        Err(e) => {
+            eprintln!("pgdoor check-backend: FAILED: {e}");
+            Err(EXIT_TOKEN)
+        }
+    }
+}
+
+/// What the backend's answer asks of the session (before pgdoor's flags tighten it).
+fn print_policy(policy: &Policy) {
+    let duration =
+        |d: Option<std::time::Duration>| d.map_or("-".to_owned(), |d| humantime::format_duration(d).to_string());
+    let cap = |n: usize| if n == usize::MAX { "-".to_owned() } else { n.to_string() };
+    println!("Policy (pgdoor's own flags can only tighten it):");
+    println!("  statement_timeout  {}", duration(policy.statement_timeout));
+    println!("  max_rows           {}", cap(policy.max_rows));
+    println!("  max_result_bytes   {}", cap(policy.max_result_bytes));
+    println!("  idle_timeout       {}", duration(policy.idle_timeout));
+    println!("  lifetime           {}", duration(policy.lifetime));
+    println!("  downloads          {}", policy.downloads);
+    let settings: Vec<String> = policy.settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!("  settings           {}", if settings.is_empty() { "-".to_owned() } else { settings.join(", ") });
+    println!("  environment        {}", policy.environment.as_deref().unwrap_or("-"));
 }

@@ -104,41 +104,9 @@ pub struct ServeArgs {
     #[arg(long, env = "PGDOOR_IDENTITY_HEADER", value_name = "NAME")]
     pub identity_header: Option<String>,
 
-    /// Verify the gateway's signed identity token instead of believing a header: the header
-    /// carrying it, or a preset (cloudflare-access, google-iap, pomerium, oauth2-proxy). Needs
-    /// --jwt-audience, and --jwt-issuer and --jwks-url or --jwks-file unless the preset knows them.
-    #[arg(long, env = "PGDOOR_IDENTITY_JWT", value_name = "HEADER|PRESET", conflicts_with = "identity_header")]
-    pub identity_jwt: Option<String>,
-
-    /// Where the gateway publishes its public keys (a JWKS): https://, or http:// to loopback only.
-    /// Fetched again when a token names an unknown key, at most once a minute.
-    #[arg(long, env = "PGDOOR_JWKS_URL", value_name = "URL", conflicts_with = "jwks_file")]
-    pub jwks_url: Option<String>,
-
-    /// The gateway's public keys (a JWKS) in a file, read at start.
-    #[arg(long, env = "PGDOOR_JWKS_FILE", value_name = "PATH")]
-    pub jwks_file: Option<PathBuf>,
-
-    /// The issuer (`iss`) identity tokens must name.
-    #[arg(long, env = "PGDOOR_JWT_ISSUER", value_name = "ISSUER")]
-    pub jwt_issuer: Option<String>,
-
-    /// Comma-separated audiences (`aud`); a token must name one of them.
-    #[arg(long, env = "PGDOOR_JWT_AUDIENCE", value_delimiter = ',', value_name = "AUDIENCES")]
-    pub jwt_audience: Vec<String>,
-
-    /// Comma-separated signature algorithms accepted (default: the preset's, else
-    /// RS256,ES256,EdDSA); HMAC and none are never accepted.
-    #[arg(long, env = "PGDOOR_JWT_ALGORITHMS", value_delimiter = ',', value_name = "ALGS")]
-    pub jwt_algorithms: Vec<String>,
-
-    /// Clock skew allowed on a token's exp and nbf, in seconds.
-    #[arg(long, env = "PGDOOR_JWT_LEEWAY", default_value_t = 5, value_name = "SECONDS")]
-    pub jwt_leeway: u64,
-
-    /// The token claim that names the person.
-    #[arg(long, env = "PGDOOR_JWT_IDENTITY_CLAIM", default_value = "email", value_name = "CLAIM")]
-    pub jwt_identity_claim: String,
+    /// How the gateway's signed identity token is verified.
+    #[command(flatten)]
+    pub jwt: JwtArgs,
 
     /// Comma-separated addresses or networks (CIDR) whose forwarded headers are believed;
     /// headers from other peers are ignored. Unset: loopback only (127.0.0.0/8, ::1).
@@ -336,6 +304,46 @@ pub struct BackendArgs {
     pub connect_key: Option<PathBuf>,
 }
 
+/// `--identity-jwt` and its companion flags (`pgdoor serve` and `check-backend`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct JwtArgs {
+    /// Verify the gateway's signed identity token instead of believing a header: the header
+    /// carrying it, or a preset (cloudflare-access, google-iap, pomerium, oauth2-proxy). Needs
+    /// --jwt-audience, and --jwt-issuer and --jwks-url or --jwks-file unless the preset knows them.
+    #[arg(long, env = "PGDOOR_IDENTITY_JWT", value_name = "HEADER|PRESET")]
+    pub identity_jwt: Option<String>,
+
+    /// Where the gateway publishes its public keys (a JWKS): https://, or http:// to loopback only.
+    /// Fetched again when a token names an unknown key, at most once a minute.
+    #[arg(long, env = "PGDOOR_JWKS_URL", value_name = "URL", conflicts_with = "jwks_file")]
+    pub jwks_url: Option<String>,
+
+    /// The gateway's public keys (a JWKS) in a file, read at start.
+    #[arg(long, env = "PGDOOR_JWKS_FILE", value_name = "PATH")]
+    pub jwks_file: Option<PathBuf>,
+
+    /// The issuer (`iss`) identity tokens must name.
+    #[arg(long, env = "PGDOOR_JWT_ISSUER", value_name = "ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Comma-separated audiences (`aud`); a token must name one of them.
+    #[arg(long, env = "PGDOOR_JWT_AUDIENCE", value_delimiter = ',', value_name = "AUDIENCES")]
+    pub jwt_audience: Vec<String>,
+
+    /// Comma-separated signature algorithms accepted (default: the preset's, else
+    /// RS256,ES256,EdDSA); HMAC and none are never accepted.
+    #[arg(long, env = "PGDOOR_JWT_ALGORITHMS", value_delimiter = ',', value_name = "ALGS")]
+    pub jwt_algorithms: Vec<String>,
+
+    /// Clock skew allowed on a token's exp and nbf, in seconds.
+    #[arg(long, env = "PGDOOR_JWT_LEEWAY", default_value_t = 5, value_name = "SECONDS")]
+    pub jwt_leeway: u64,
+
+    /// The token claim that names the person.
+    #[arg(long, env = "PGDOOR_JWT_IDENTITY_CLAIM", default_value = "email", value_name = "CLAIM")]
+    pub jwt_identity_claim: String,
+}
+
 /// Arguments of `pgdoor check-backend`.
 #[derive(Debug, clap::Args)]
 pub struct CheckBackendArgs {
@@ -347,6 +355,15 @@ pub struct CheckBackendArgs {
     /// names in --connect-headers are passed on.
     #[arg(long = "header", value_name = "NAME=VALUE", value_parser = parse_header)]
     pub headers: Vec<(String, String)>,
+
+    /// An identity token to verify with the --identity-jwt flags, as the gateway would send it;
+    /// the backend is then told the verified identity, as /connect would.
+    #[arg(long, value_name = "FILE", requires = "identity_jwt")]
+    pub jwt: Option<PathBuf>,
+
+    /// How --jwt is verified.
+    #[command(flatten)]
+    pub jwt_flags: JwtArgs,
 
     /// The resource, as in /connect/<resource>.
     pub resource: String,

@@ -12,7 +12,7 @@ use pgdoor_proxy::{DoorConfig, TlsFiles, Upstream};
 use pgdoor_resolver::{BackendConfig, HttpOptions};
 use secrecy::SecretString;
 
-use crate::cli::{BackendArgs, ServeArgs, SessionBinding};
+use crate::cli::{BackendArgs, JwtArgs, ServeArgs, SessionBinding};
 
 /// Whom `--trusted-proxies` names when it is unset: this machine only.
 const LOOPBACK: [&str; 2] = ["127.0.0.0/8", "::1"];
@@ -92,26 +92,14 @@ pub fn door(args: &ServeArgs) -> Result<DoorConfig, ConfigError> {
         Some(name) => Some(header_names(&[name.to_owned()])?.remove(0)),
         None => None,
     };
-    let identity_jwt = match args.identity_jwt.as_deref().map(str::trim).filter(|h| !h.is_empty()) {
-        Some(given) => {
-            let flags = jwt::Flags {
-                identity_jwt: given.to_owned(),
-                jwks_url: args.jwks_url.clone().filter(|u| !u.trim().is_empty()),
-                jwks_file: args.jwks_file.clone(),
-                issuer: args.jwt_issuer.clone(),
-                audience: args.jwt_audience.clone(),
-                algorithms: args.jwt_algorithms.iter().filter(|a| !a.trim().is_empty()).cloned().collect(),
-                leeway: args.jwt_leeway,
-                identity_claim: args.jwt_identity_claim.clone(),
-            };
-            let settings =
-                jwt::Settings::from_flags(&flags).map_err(|reason| invalid("--identity-jwt", given, &reason))?;
-            let verifier =
-                jwt::Verifier::new(settings).map_err(|e| invalid("--identity-jwt", given, &e.to_string()))?;
-            Some(Arc::new(verifier))
-        }
-        None => None,
-    };
+    if args.identity_header.is_some() && args.jwt.identity_jwt.is_some() {
+        return Err(invalid(
+            "--identity-jwt",
+            args.jwt.identity_jwt.as_deref().unwrap_or_default(),
+            "give --identity-header or --identity-jwt, not both: a verified token replaces the plain header",
+        ));
+    }
+    let identity_jwt = identity_jwt(&args.jwt)?;
     let trusted_proxies =
         match args.trusted_proxies.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).collect::<Vec<_>>() {
             given if given.is_empty() => LOOPBACK.iter().map(|p| network(p)).collect::<Result<_, _>>()?,
@@ -204,6 +192,27 @@ fn default_drain_delay() -> u64 {
 
 fn invalid(flag: &'static str, value: &str, reason: &str) -> ConfigError {
     ConfigError::Invalid { flag, value: value.to_owned(), reason: reason.to_owned() }
+}
+
+/// The identity token verifier the flags describe, when `--identity-jwt` is given; a key
+/// file is read and checked now.
+pub fn identity_jwt(args: &JwtArgs) -> Result<Option<Arc<jwt::Verifier>>, ConfigError> {
+    let Some(given) = args.identity_jwt.as_deref().map(str::trim).filter(|h| !h.is_empty()) else {
+        return Ok(None);
+    };
+    let flags = jwt::Flags {
+        identity_jwt: given.to_owned(),
+        jwks_url: args.jwks_url.clone().filter(|u| !u.trim().is_empty()),
+        jwks_file: args.jwks_file.clone(),
+        issuer: args.jwt_issuer.clone(),
+        audience: args.jwt_audience.clone(),
+        algorithms: args.jwt_algorithms.iter().filter(|a| !a.trim().is_empty()).cloned().collect(),
+        leeway: args.jwt_leeway,
+        identity_claim: args.jwt_identity_claim.clone(),
+    };
+    let settings = jwt::Settings::from_flags(&flags).map_err(|reason| invalid("--identity-jwt", given, &reason))?;
+    let verifier = jwt::Verifier::new(settings).map_err(|e| invalid("--identity-jwt", given, &e.to_string()))?;
+    Ok(Some(Arc::new(verifier)))
 }
 
 /// `pgdoor`, `/pgdoor/`, `tools/db` -> `/pgdoor`, `/tools/db`; empty stays empty.

@@ -43,6 +43,11 @@ struct Args {
     /// Refuse (403) requests whose `headers` lack this header or have it empty, e.g. x-forwarded-email.
     #[arg(long)]
     require_header: Option<String>,
+    /// Refuse (403) requests without an `identity` pgdoor verified (its --identity-jwt).
+    /// A resource table may also list `allow_emails` and `allow_groups`: only a verified
+    /// identity with one of those emails or groups gets it (the lists are not sent back).
+    #[arg(long)]
+    require_verified: bool,
     /// Serve HTTPS with this certificate chain (PEM).
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -66,6 +71,7 @@ struct Backend {
     token: String,
     resources: ResourceMap,
     require_header: Option<String>,
+    require_verified: bool,
     record: Option<Mutex<std::fs::File>>,
 }
 
@@ -88,6 +94,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         token: args.token.clone(),
         resources,
         require_header: args.require_header.as_ref().map(|h| h.to_ascii_lowercase()),
+        require_verified: args.require_verified,
         record,
     });
     let app = Router::new().fallback(handle).with_state(backend);
@@ -136,11 +143,37 @@ async fn handle(
             return error(StatusCode::FORBIDDEN, &format!("header {name} is required"));
         }
     }
-    let resource = request.get("resource").and_then(Value::as_str).unwrap_or_default();
-    match backend.resources.answer(resource) {
-        Some(answer) => (StatusCode::OK, axum::Json(answer.clone())).into_response(),
-        None => error(StatusCode::NOT_FOUND, "unknown resource"),
+    // Only an identity pgdoor verified counts; `headers` could say anything.
+    let verified = request.get("identity").filter(|who| who.get("verified") == Some(&Value::Bool(true)));
+    if backend.require_verified && verified.is_none() {
+        return error(StatusCode::FORBIDDEN, "a verified identity is required");
     }
+    let resource = request.get("resource").and_then(Value::as_str).unwrap_or_default();
+    let Some(answer) = backend.resources.answer(resource) else {
+        return error(StatusCode::NOT_FOUND, "unknown resource");
+    };
+    if !allowed(answer, verified) {
+        return error(StatusCode::FORBIDDEN, "this identity may not open this resource");
+    }
+    let mut answer = answer.clone();
+    answer.retain(|field, _| !field.starts_with("allow_"));
+    (StatusCode::OK, axum::Json(answer)).into_response()
+}
+
+/// A resource with `allow_emails` or `allow_groups` is for a verified
+/// identity with one of those emails or groups; one without is for anyone.
+fn allowed(answer: &serde_json::Map<String, Value>, verified: Option<&Value>) -> bool {
+    let list = |field: &str| answer.get(field).and_then(Value::as_array);
+    let (emails, groups) = (list("allow_emails"), list("allow_groups"));
+    if emails.is_none() && groups.is_none() {
+        return true;
+    }
+    let Some(who) = verified else { return false };
+    let email = who.get("email").filter(|e| e.is_string());
+    let in_emails = emails.is_some_and(|emails| email.is_some_and(|e| emails.contains(e)));
+    let theirs = who.get("groups").and_then(Value::as_array);
+    let in_groups = groups.is_some_and(|groups| theirs.is_some_and(|t| t.iter().any(|g| groups.contains(g))));
+    in_emails || in_groups
 }
 
 fn error(status: StatusCode, message: &str) -> Response {

@@ -285,6 +285,88 @@ async fn each_preset_reads_its_gateways_header() {
     }
 }
 
+#[tokio::test]
+async fn the_example_backend_opens_a_resource_only_for_the_verified_people_it_lists() {
+    let ec = Signer::new("EC", "ec-1");
+    let jwks = Jwks::serve(vec![ec.jwk.clone()]).await;
+    let c = tls_cluster();
+    let db = c.create_database(roles::TRUST);
+    let url = c.url_in(&db, roles::TRUST, None, "sslmode=disable");
+    let backend = Backend::builder(TOKEN)
+        .resources_toml(&format!(
+            "[db]\ndatabase_url = \"{url}\"\nallow_groups = [\"support\"]\nallow_emails = [\"ann@example.com\"]\n"
+        ))
+        .require_verified()
+        .start();
+    let mut args = vec!["--sessions", "--connect-backend", backend.url.as_str(), "--connect-rate", "1000"];
+    args.extend(verifying(&jwks));
+    let door = Door::start_with_env(&args, &[("PGDOOR_CONNECT_TOKEN", TOKEN)]);
+    for (claims, status) in [
+        (json!({}), 302),
+        (json!({"email": "bob@example.com", "groups": ["support"]}), 302),
+        (json!({"email": "eve@example.com", "groups": ["sales"]}), 403),
+    ] {
+        let mut tab = Browser::new(&door.base);
+        let (got, page) = connect(&mut tab, HEADER, &ec.token(claims.clone())).await;
+        assert_eq!(got, status, "{claims}: {page}");
+    }
+    // Without --identity-jwt, pgdoor sends no verified identity: refused whatever the headers say.
+    let plain = Door::start_with_env(
+        &["--sessions", "--connect-backend", &backend.url, "--connect-headers", "X-Forwarded-Email"],
+        &[("PGDOOR_CONNECT_TOKEN", TOKEN)],
+    );
+    let mut tab = Browser::new(&plain.base);
+    assert_eq!(tab.connect("db", &[("x-forwarded-email", "ann@example.com")]).await.status(), 403);
+}
+
+#[test]
+fn check_backend_verifies_a_token_and_prints_the_policy() {
+    let ec = Signer::new("EC", "ec-1");
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("jwks.json");
+    std::fs::write(&keys, serde_json::to_string(&JwkSet { keys: vec![ec.jwk.clone()] }).unwrap()).unwrap();
+    let c = tls_cluster();
+    let url = c.url_in("postgres", roles::TRUST, None, "sslmode=disable");
+    let backend = Backend::builder(TOKEN)
+        .resources_toml(&format!(
+            "[db]\ndatabase_url = \"{url}\"\nstatement_timeout = \"30s\"\ndownloads = false\nenvironment = \"staging\"\n"
+        ))
+        .require_verified()
+        .start();
+    let run = |token: &str| {
+        let file = dir.path().join("token");
+        std::fs::write(&file, token).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_pgdoor"))
+            .args(["check-backend", "--connect-backend", &backend.url, "--identity-jwt", HEADER, "--jwks-file"])
+            .arg(&keys)
+            .args(["--jwt-issuer", ISSUER, "--jwt-audience", AUDIENCE, "--jwt"])
+            .arg(&file)
+            .arg("db")
+            .env("PGDOOR_CONNECT_TOKEN", TOKEN)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run(&ec.token(json!({})));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("Token:   verified: ann@example.com (issuer https://idp.test)"), "{stdout}");
+    assert!(
+        stdout.contains(r#""identity":{"email":"ann@example.com","groups":["analysts"]"#),
+        "the backend is told: {stdout}"
+    );
+    assert!(stdout.contains("statement_timeout  30s"), "{stdout}");
+    assert!(stdout.contains("downloads          false"), "{stdout}");
+    assert!(stdout.contains("environment        staging"), "{stdout}");
+    let now = jsonwebtoken::get_current_timestamp();
+    let (code, _, stderr) = run(&ec.token(json!({"exp": now - 600})));
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(stderr.contains("expired"), "{stderr}");
+}
+
 #[test]
 fn bad_flags_stop_startup_naming_the_flag() {
     let pgdoor = env!("CARGO_BIN_EXE_pgdoor");

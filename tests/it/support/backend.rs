@@ -23,6 +23,7 @@ pub struct BackendBuilder {
     resources: Vec<(String, String)>,
     toml: Option<String>,
     require_header: Option<String>,
+    require_verified: bool,
     tls: Option<(PathBuf, PathBuf)>,
     client_ca: Option<PathBuf>,
 }
@@ -62,6 +63,12 @@ impl BackendBuilder {
         self
     }
 
+    /// Refuses requests without an identity pgdoor verified.
+    pub fn require_verified(mut self) -> Self {
+        self.require_verified = true;
+        self
+    }
+
     /// Serves HTTPS with this certificate and key.
     pub fn tls(mut self, cert: &Path, key: &Path) -> Self {
         self.tls = Some((cert.into(), key.into()));
@@ -90,6 +97,9 @@ impl BackendBuilder {
         }
         if let Some(header) = &self.require_header {
             cmd.args(["--require-header", header]);
+        }
+        if self.require_verified {
+            cmd.arg("--require-verified");
         }
         if let Some((cert, key)) = &self.tls {
             cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
