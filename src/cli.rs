@@ -36,7 +36,7 @@ pub enum Command {
     /// Connect to a database and report how: server version, TLS, authentication, round-trip time.
     Check(CheckArgs),
     /// Ask the credential backend for a resource, show the exchange (secrets redacted), then check the database it names.
-    CheckBackend(CheckBackendArgs),
+    CheckBackend(Box<CheckBackendArgs>),
     /// Start a throwaway PostgreSQL with a sample database and serve it, until Ctrl-C.
     Demo(DemoArgs),
 }

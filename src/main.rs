@@ -29,7 +29,7 @@ fn main() -> ExitCode {
         None => serve(&cli.serve),
         Some(Command::Serve(args)) => serve(&args),
         Some(Command::Check(args)) => block_on(check::run(args)),
-        Some(Command::CheckBackend(args)) => block_on(check_backend::run(args)),
+        Some(Command::CheckBackend(args)) => block_on(check_backend::run(*args)),
         Some(Command::Demo(args)) => demo::run(&args),
     }
 }
