@@ -224,7 +224,8 @@ pub struct ServeArgs {
     #[arg(long, env = "PGDOOR_AUDIT_LOG", value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
 
-    /// Add the forwarded user (X-Forwarded-Email or X-Forwarded-User) to access log lines.
+    /// Add the forwarded user (X-Forwarded-Email or X-Forwarded-User; with --identity-jwt, the
+    /// verified identity) to access log lines.
     #[arg(long, env = "PGDOOR_LOG_FORWARDED_USER")]
     pub log_forwarded_user: bool,
 

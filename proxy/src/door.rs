@@ -340,10 +340,15 @@ impl ProxyHttp for Door {
         let (response, api) = match self.read_request(session).await? {
             Ok(request) => {
                 if self.app.config.log_forwarded_user {
-                    ctx.user = request
-                        .forwarded_header("x-forwarded-email")
-                        .or_else(|| request.forwarded_header("x-forwarded-user"))
-                        .map(str::to_owned);
+                    ctx.user = if self.app.config.identity_jwt.is_some() {
+                        // The verified identity, never a header beside it (verified tokens are cached).
+                        self.app.identity(&request).await.ok().flatten().map(|who| who.name)
+                    } else {
+                        request
+                            .forwarded_header("x-forwarded-email")
+                            .or_else(|| request.forwarded_header("x-forwarded-user"))
+                            .map(str::to_owned)
+                    };
                 }
                 let response = if request.path == "/readyz" && method_refused(&request).is_none() {
                     ctx.route = "/readyz";

@@ -281,10 +281,32 @@ const scenarios = {
     await page.locator('.status', { hasText: 'INSERT' }).waitFor();
     const [written] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'CSV', exact: true }).click()]);
     assert.equal(fs.readFileSync(await written.path(), 'utf8'), 'id\n1\n2\n');
-    await page.locator('#notice', { hasText: 'all 2 rows: the statement changes data, so pgdoor does not run it again' }).waitFor();
+    await page.locator('#notice', { hasText: 'Exported all 2 rows from the screen: nothing ran again.' }).waitFor();
     await runSql(page, 'SELECT count(*) FROM scratch');
     await page.locator('.status', { hasText: 'SELECT 1' }).waitFor();
     assert.equal(await page.locator('.grid-body .cell').first().textContent(), '2', 'the insert ran once');
+
+    // A read is not run again either: a sequence it advances shows it.
+    await runSql(page, 'CREATE TEMP SEQUENCE ticks');
+    await page.locator('.status', { hasText: 'CREATE SEQUENCE' }).waitFor();
+    await runSql(page, "SELECT nextval('ticks') AS tick");
+    await page.locator('.grid-body .cell', { hasText: '1' }).first().waitFor();
+    const [tick] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'CSV', exact: true }).click()]);
+    assert.equal(fs.readFileSync(await tick.path(), 'utf8'), 'tick\n1\n');
+    await runSql(page, "SELECT nextval('ticks') AS tick");
+    await page.locator('.status', { hasText: 'SELECT 1' }).waitFor();
+    assert.equal(await page.locator('.grid-body .cell').first().textContent(), '2', 'the export did not advance the sequence');
+
+    // A capped result: the export holds the rows on screen and says so; all of
+    // them come from running it again into a file, which the person asks for.
+    await runSql(page, 'SELECT g FROM generate_series(1, 10050) g');
+    await page.locator('.output .warning', { hasText: 'Showing the first 10,000 of 10,050 rows' }).waitFor();
+    const [capped] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'CSV', exact: true }).click()]);
+    assert.equal(fs.readFileSync(await capped.path(), 'utf8').trim().split('\n').length, 10001);
+    await page.locator('#notice', { hasText: 'the first 10,000 of 10,050 rows' }).waitFor();
+    const [all] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Run again into a CSV file' }).click()]);
+    await page.locator('#notice', { hasText: 'Exported 10,050 rows' }).waitFor();
+    assert.equal(fs.readFileSync(await all.path(), 'utf8').trim().split('\n').length, 10051);
     await context.close();
   },
 

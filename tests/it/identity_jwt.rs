@@ -131,10 +131,14 @@ async fn connect(tab: &mut Browser, header: &str, value: &str) -> (u16, String) 
 async fn a_valid_token_opens_the_session_and_every_later_request_must_still_prove_it() {
     let ec = Signer::new("EC", "ec-1");
     let jwks = Jwks::serve(vec![ec.jwk.clone()]).await;
-    let (door, backend) = start(&verifying(&jwks));
+    let mut flags = verifying(&jwks);
+    flags.push("--log-forwarded-user");
+    let (door, backend) = start(&flags);
     let mut tab = Browser::new(&door.base);
-    let (status, page) = connect(&mut tab, HEADER, &ec.token(json!({}))).await;
-    assert_eq!(status, 302, "{page}");
+    // A forged plain header beside the token counts for nothing.
+    let response =
+        tab.connect("db", &[(HEADER, &ec.token(json!({}))), ("x-forwarded-email", "mallory@example.com")]).await;
+    assert_eq!(response.status(), 302);
     // The backend learns what was verified; `headers` is not sent (none configured).
     let asked: Value = serde_json::from_str(backend.requests()[0]["body"].as_str().unwrap()).unwrap();
     assert_eq!(
@@ -171,8 +175,10 @@ async fn a_valid_token_opens_the_session_and_every_later_request_must_still_prov
         .unwrap();
     assert_eq!(other.status(), 403);
     assert_eq!(other.json::<Value>().await.unwrap()["code"], "other_identity");
-    // The audit and the limits use the verified identity.
-    assert!(door.logs().contains("session opened"));
+    // The access log names the verified identity, never the forged header.
+    let logs = door.logs();
+    assert!(logs.contains("ann@example.com"), "{logs}");
+    assert!(!logs.contains("mallory"), "{logs}");
 }
 
 #[tokio::test]

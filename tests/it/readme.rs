@@ -83,7 +83,7 @@ fn the_readme_starts_with_the_demo_and_the_test_command() {
     let readme = readme();
     let block = readme.split("```sh\n").nth(1).unwrap().split("```").next().unwrap();
     let commands: Vec<&str> = block.lines().map(|l| l.split('#').next().unwrap().trim()).collect();
-    assert_eq!(commands, ["cargo run --release -- demo", "tests/run"]);
+    assert_eq!(commands, ["tests/install-deps --demo && cargo run --release -- demo", "tests/run"]);
     let ci = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/run")).unwrap();
     assert!(ci.lines().any(|l| l.trim() == "bash tests/run" || l.trim() == "tests/run"), "{ci}");
 }

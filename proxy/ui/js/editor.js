@@ -210,7 +210,9 @@ function show() {
     d.truncated && h('p', { class: 'warning', role: 'note' },
       `Showing the first ${count(d.rows.length)} of ${count(d.rows_total)} rows`,
       d.truncated_by === 'bytes' ? ': the rest is more data than pgdoor keeps for the screen.' : '.',
-      policy.downloads ? ' Export the result to get them all.' : ''),
+      policy.downloads && last.kind === 'query' && onlyReads(d) && [' ',
+        h('button', { onclick: () => runIntoFile('csv'), title: 'Runs the statement once more, read-only, straight into a file' },
+          'Run again into a CSV file')]),
     d.notices_dropped > 0 && h('p', { class: 'warning', role: 'note' },
       `${count(d.notices_dropped)} more notices were not kept: pgdoor keeps the first ${count(d.notices.length)}.`),
     (d.notices || []).map((n) => h('p', { class: 'notice' }, `${n.severity}: ${n.message}`)),
@@ -226,34 +228,38 @@ function onlyReads(data) {
 }
 
 /**
- * Exports the result. A read runs again, read-only, so the file holds every
- * row; a write never runs again: the file holds the rows on screen, and the
- * notice says whether that is all of them.
+ * Exports the result on screen: nothing runs again. When the screen holds
+ * only the first rows (the cap), the notice says so; a read can then be run
+ * once more, read-only, straight into a file (`runIntoFile`), by choice.
  */
-async function exportResult(format) {
-  if (!last || last.pending) return;
-  const filename = `query-${new Date().toISOString().slice(0, 19).replaceAll(':', '')}.${format}`;
-  const fromScreen = (why) => {
-    const d = last.data;
-    saveRows(format, d.columns, d.rows, filename);
-    const n = d.rows.length;
-    const whole = d.truncated ? `the first ${count(n)} of ${count(d.rows_total)} rows` : n === 1 ? 'the only row' : `all ${count(n)} rows`;
-    notice(`Exported the rows on screen, ${whole}: ${why}`, d.truncated);
-  };
-  if (last.error) return;
-  if (last.kind === 'query' && !onlyReads(last.data)) {
-    fromScreen('the statement changes data, so pgdoor does not run it again.');
+function exportResult(format) {
+  if (!last || last.pending || last.error) return;
+  const d = last.data;
+  const n = d.rows.length;
+  saveRows(format, d.columns, d.rows, filename(format));
+  if (!d.truncated) {
+    notice(`Exported ${n === 1 ? 'the only row' : `all ${count(n)} rows`} from the screen: nothing ran again.`);
     return;
   }
-  const sql = last.kind === 'query' ? last.sql : `EXPLAIN ${last.kind === 'analyze' ? 'ANALYZE ' : ''}${last.sql}`;
-  const what = `Exporting as ${format.toUpperCase()}`;
+  const again = last.kind === 'query' && onlyReads(d) && policy.downloads
+    ? ' Use “Run again into a CSV file” for all of them (it runs the statement once more, read-only).'
+    : last.kind === 'query' && !onlyReads(d) ? ' The statement changes data, so pgdoor does not run it again.' : '';
+  notice(`Exported the rows on screen, the first ${count(n)} of ${count(d.rows_total)} rows.${again}`, true);
+}
+
+const filename = (format) => `query-${new Date().toISOString().slice(0, 19).replaceAll(':', '')}.${format}`;
+
+/** Runs a read once more, read-only, as a download streamed to disk: the person chose it. */
+async function runIntoFile(format) {
+  if (!last || last.pending || last.kind !== 'query') return;
+  const name = filename(format);
+  const what = `Running the statement again into ${name}`;
   notice(`${what}…`, true);
   try {
-    const report = await download(sql, format, filename, (bytes) => notice(`${what}… ${size(bytes)} so far`, true));
-    notice(downloaded(report, filename));
+    const report = await download(last.sql, format, name, (bytes) => notice(`${what}… ${size(bytes)} so far`, true));
+    notice(downloaded(report, name));
   } catch (error) {
-    if (error.code === 'read_only' && last.data) fromScreen('the statement writes, so pgdoor does not run it again.');
-    else notice(`Export failed: ${error.message}`);
+    notice(`Export failed: ${error.message}`);
   }
 }
 

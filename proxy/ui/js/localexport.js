@@ -1,6 +1,6 @@
-// Files made from rows the page already holds, for results that must not
-// run again (a statement that wrote): CSV (RFC 4180), JSON and XML in the
-// same shapes as pgdoor's own downloads.
+// Files made from rows the page already holds, for the editor's exports:
+// pgdoor never runs a statement again to export its result. CSV (RFC 4180),
+// JSON and XML in the same shapes as pgdoor's own downloads.
 
 import { save } from './dom.js';
 
