@@ -383,6 +383,59 @@ const scenarios = {
     await context.close();
   },
 
+  /**
+   * The editor by keyboard, in both themes: a trailing comment is no
+   * statement; Tab indents, Esc then Tab leaves; the focus ring and a hovered
+   * primary button meet WCAG AA (3:1 for the ring, 4.5:1 for text).
+   */
+  async keyboard() {
+    for (const colorScheme of ['light', 'dark']) {
+      const context = await newContext({ colorScheme });
+      const page = await open(context, 'shop');
+      await page.locator('.tabs button[data-view=sql]').click();
+      const sql = editor(page);
+      await sql.fill('SELECT 41 + 1 AS answer;\n-- a note about it\n');
+      await sql.press('Control+End');
+      await sql.press('Control+Enter');
+      await page.locator('.grid-body .cell', { hasText: '42' }).first().waitFor();
+      await sql.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'sql', 'Tab alone indents');
+      await sql.press('Escape');
+      await page.keyboard.press('Tab');
+      assert.notEqual(await page.evaluate(() => document.activeElement.id), 'sql', 'Esc then Tab leaves the editor');
+      await page.locator('#run').focus();
+      await page.keyboard.press('Shift+Tab');
+      await page.keyboard.press('Tab');
+      await page.locator('#run').hover();
+      const ratios = await page.evaluate(() => {
+        const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+        const lum = ([r, g, b]) => [r, g, b].map((v) => { const s = v / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; })
+          .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+        // A translucent colour is seen blended over what is behind it.
+        const over = (fg, bg) => { const [r, g, b, a = 1] = rgb(fg); const back = rgb(bg); return [r, g, b].map((v, i) => v * a + back[i] * (1 - a)); };
+        const ratio = (a, b) => { const [x, y] = [lum(over(a, b)), lum(rgb(b))].sort((m, n) => n - m); return (x + 0.05) / (y + 0.05); };
+        const backdrop = (el) => {
+          for (let e = el; e; e = e.parentElement) {
+            const bg = getComputedStyle(e).backgroundColor;
+            if (rgb(bg).length < 4 || rgb(bg)[3] > 0) return bg;
+          }
+          return 'rgb(255, 255, 255)';
+        };
+        const run = document.querySelector('#run');
+        const style = getComputedStyle(run);
+        return {
+          focus: ratio(style.outlineColor, backdrop(run.parentElement)),
+          hovered: ratio(style.color, style.backgroundColor),
+          outline: style.outlineStyle,
+        };
+      });
+      assert.equal(ratios.outline, 'solid', 'the focused Run button shows its ring');
+      assert.ok(ratios.focus >= 3, `${colorScheme}: the focus ring's contrast is ${ratios.focus.toFixed(2)}:1`);
+      assert.ok(ratios.hovered >= 4.5, `${colorScheme}: a hovered primary button's text contrast is ${ratios.hovered.toFixed(2)}:1`);
+      await context.close();
+    }
+  },
+
   /** An open transaction: the header says so, Commit and Rollback end it, a failed one suggests ROLLBACK, closing the tab warns. */
   async transaction() {
     const context = await newContext();

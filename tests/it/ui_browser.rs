@@ -185,6 +185,12 @@ fn the_backends_policy_shows_a_banner_hides_downloads_and_caps_rows() {
 }
 
 #[test]
+fn the_editor_works_by_keyboard_with_contrast_that_meets_wcag_in_both_themes() {
+    let (door, _backend) = start_door(&[]);
+    scenario("keyboard", &door.base, &[]);
+}
+
+#[test]
 fn a_lost_session_reconnects_and_keeps_the_editor_text() {
     let (door, _backend) = start_door(&[]);
     scenario("reconnect", &door.base, &[]);

@@ -106,13 +106,16 @@ function keys(event) {
     }
     if (event.key === 'Escape') { list.hidden = true; event.preventDefault(); return; }
   }
+  // Esc, then Tab, leaves the editor as Tab leaves any field; otherwise Tab indents.
+  const escaped = keys.escaped;
+  keys.escaped = event.key === 'Escape';
   if ((event.ctrlKey || event.metaKey) && event.key === 'Enter') {
     event.preventDefault();
     run('query');
   } else if (event.ctrlKey && event.key === ' ') {
     event.preventDefault();
     complete(true);
-  } else if (event.key === 'Tab' && !event.shiftKey) {
+  } else if (event.key === 'Tab' && !event.shiftKey && !escaped) {
     event.preventDefault();
     area.setRangeText('  ', area.selectionStart, area.selectionEnd, 'end');
     paint();

@@ -87,8 +87,11 @@ export function statements(sql) {
 
 /** The statement holding `offset` (or the one just before it), trimmed: `{text, start}`. */
 export function statementAt(sql, offset) {
-  const ranges = statements(sql);
-  const range = ranges.find((r) => offset >= r.start && offset <= r.end && sql.slice(r.start, r.end).trim())
+  // Only comments and blank lines are no statement: a cursor on a trailing
+  // comment means the statement before it.
+  const code = (r) => tokenize(sql.slice(r.start, r.end)).some((t) => t.type !== 'comment' && t.type !== 'ws');
+  const ranges = statements(sql).filter(code);
+  const range = ranges.find((r) => offset >= r.start && offset <= r.end)
     || [...ranges].reverse().find((r) => r.start <= offset) || ranges[0];
   if (!range) return { text: '', start: 0 };
   const raw = sql.slice(range.start, range.end);
