@@ -591,6 +591,37 @@ const scenarios = {
     await context.close();
   },
 
+  /**
+   * A duplicated tab (its sessionStorage a copy of the first's) opens a
+   * session of its own; closing it leaves the first tab's session, temporary
+   * table and all, untouched.
+   */
+  async duplicate() {
+    const context = await newContext();
+    const first = await open(context, 'shop');
+    const id = await first.evaluate(() => sessionStorage.getItem('session_id'));
+    await runSql(first, 'CREATE TEMP TABLE mine(x int)');
+    await first.locator('.status', { hasText: 'CREATE TABLE' }).waitFor();
+    const entries = await first.evaluate(() => JSON.stringify(Object.entries(sessionStorage)));
+    const copy = await context.newPage();
+    await copy.addInitScript((saved) => {
+      if (sessionStorage.getItem('test.copied')) return;
+      for (const [k, v] of JSON.parse(saved)) sessionStorage.setItem(k, v);
+      sessionStorage.setItem('test.copied', '1');
+    }, entries);
+    await copy.goto(`${BASE}/`);
+    await copy.locator('#tree .item').first().waitFor();
+    const own = await copy.evaluate(() => sessionStorage.getItem('session_id'));
+    assert.ok(own && own !== id, 'the copy opened a session of its own');
+    await copy.close();
+    await new Promise((resolve) => setTimeout(resolve, 4500));
+    await runSql(first, 'SELECT count(*) AS n FROM mine');
+    await first.locator('.status', { hasText: 'SELECT 1' }).waitFor();
+    assert.equal(await first.locator('.grid-body .cell').first().textContent(), '0', 'the first tab kept its session and temporary table');
+    assert.equal(await first.evaluate(() => sessionStorage.getItem('session_id')), id);
+    await context.close();
+  },
+
   /** Names and values holding markup are shown as text; no script runs. */
   async xss() {
     const context = await newContext();

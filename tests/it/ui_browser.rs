@@ -151,6 +151,12 @@ fn a_closed_tab_ends_its_session_and_a_reload_keeps_it() {
 }
 
 #[test]
+fn a_duplicated_tab_opens_its_own_session_and_closing_it_ends_nothing_of_the_first() {
+    let (door, _backend) = start_door(&[]);
+    scenario("duplicate", &door.base, &[]);
+}
+
+#[test]
 fn a_ten_million_row_csv_streams_to_disk_as_psql_writes_it() {
     let (door, _backend) = start_door(&[]);
     let dir = tempfile::tempdir().unwrap();

@@ -31,6 +31,32 @@ export function takeSession() {
 }
 
 export const sessionId = () => sessionStorage.getItem(SESSION_KEY);
+
+/** True when this page's address handed it its session (a /connect redirect). */
+export const sessionFromLink = () => /(^|[#?&])session=/.test(location.hash + location.search);
+
+// Open tabs answer for the session they use, so a duplicated tab (whose
+// sessionStorage is a copy) learns that its session is another tab's.
+const tabs = 'BroadcastChannel' in self ? new BroadcastChannel('pgdoor-tabs') : null;
+tabs?.addEventListener('message', (event) => {
+  if (event.data?.ask && event.data.ask === sessionId()) tabs.postMessage({ taken: event.data.ask, nonce: event.data.nonce });
+});
+
+/** True when another open tab of this browser uses session `id` (asked for 100 ms). */
+export function usedElsewhere(id) {
+  if (!tabs) return Promise.resolve(false);
+  const nonce = Math.random().toString(36).slice(2);
+  return new Promise((resolve) => {
+    const heard = (event) => { if (event.data?.taken === id && event.data.nonce === nonce) done(true); };
+    const done = (answer) => { tabs.removeEventListener('message', heard); clearTimeout(timer); resolve(answer); };
+    const timer = setTimeout(() => done(false), 100);
+    tabs.addEventListener('message', heard);
+    tabs.postMessage({ ask: id, nonce });
+  });
+}
+
+/** Forgets this tab's session id (it belongs to another tab). */
+export const dropSession = () => sessionStorage.removeItem(SESSION_KEY);
 export const rememberResource = (resource) => sessionStorage.setItem(RESOURCE_KEY, resource);
 
 /** Listeners told when the session is gone and a reconnect starts (or cannot). */

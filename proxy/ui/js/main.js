@@ -1,7 +1,7 @@
 // Start-up: take the session from the address, load the connection and the
 // object list, and route between the views.
 
-import { takeSession, call, leaving, onSessionLost, reconnect, reconnected, rememberResource } from './api.js';
+import { takeSession, sessionFromLink, usedElsewhere, dropSession, call, leaving, onSessionLost, reconnect, reconnected, rememberResource } from './api.js';
 import { h, $, fill } from './dom.js';
 import { state, save, errorBox, notice, policy } from './state.js';
 import * as sidebar from './sidebar.js';
@@ -81,9 +81,22 @@ function environment(name) {
 }
 
 async function start() {
-  if (!takeSession()) {
+  const fromLink = sessionFromLink();
+  const id = takeSession();
+  if (!id) {
     fill(main, h('div', { class: 'empty' }, h('h2', {}, 'No database session'),
       h('p', {}, 'Open the /connect link you were given to start one.')));
+    return;
+  }
+  // A duplicated tab starts with a copy of the other tab's session id: a
+  // session is one tab's, so this one opens its own.
+  if (!fromLink && await usedElsewhere(id)) {
+    dropSession();
+    if (reconnect()) {
+      notice('This tab is a copy of another one: opening a session of its own…', true);
+    } else {
+      fill(main, errorBox({ message: 'This tab is a copy of another tab, whose session it cannot share. Open your /connect link in it.' }));
+    }
     return;
   }
   try {
