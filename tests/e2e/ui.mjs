@@ -661,12 +661,23 @@ const scenarios = {
     const page = await context.newPage();
     await page.goto(`${BASE}/connect/shop`);
     await page.locator('#menu').waitFor();
+    // Every view's tab is on screen, none cut off.
+    const cut = await page.evaluate(() => [...document.querySelectorAll('.tabs button')]
+      .filter((b) => { const r = b.getBoundingClientRect(); return r.left < 0 || r.right > innerWidth || r.width === 0; })
+      .map((b) => b.textContent));
+    assert.deepEqual(cut, [], 'header tabs cut off on a phone');
     await page.locator('#menu').click();
+    assert.equal(await page.locator('#menu').getAttribute('aria-expanded'), 'true');
     await item(page, 'customers').click();
     await page.getByText('· 250 rows').waitFor();
-    // The list slides away after a choice (a short transition).
+    // The list slides away after a choice (a short transition), and the button says so.
     await page.waitForFunction(() => document.querySelector('#sidebar').getBoundingClientRect().right <= 0, null, { timeout: 5000 });
+    assert.equal(await page.locator('#menu').getAttribute('aria-expanded'), 'false', 'the closed drawer says it is closed');
     await shot(page, 'phone');
+    // The drawer opens below the header, not over its button.
+    await page.locator('#menu').click();
+    const [top, header] = await page.evaluate(() => [document.querySelector('#sidebar').getBoundingClientRect().top, document.querySelector('.top').getBoundingClientRect().bottom]);
+    assert.ok(Math.abs(top - header) <= 2, `the drawer starts at ${top}, the header ends at ${header}`);
     await context.close();
   },
 

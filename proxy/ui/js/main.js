@@ -33,7 +33,14 @@ function show(view) {
   VIEWS[state.view]();
 }
 
+/** Opens or closes the object list (a drawer on a phone); the button says which. */
+function menu(open) {
+  document.body.classList.toggle('menu-open', open);
+  $('#menu').setAttribute('aria-expanded', String(open));
+}
+
 function openObject(object) {
+  menu(false);
   if (!state.object || state.object.schema !== object.schema || state.object.name !== object.name) {
     Object.assign(state, { object, page: 1, sort: null, filter: null, tab: object.kind === 'function' ? 'definition' : 'rows' });
   }
@@ -46,10 +53,11 @@ function openInEditor(sql) {
 }
 
 for (const tab of document.querySelectorAll('.tabs button')) tab.addEventListener('click', () => show(tab.dataset.view));
-$('#menu').addEventListener('click', () => {
-  const open = document.body.classList.toggle('menu-open');
-  $('#menu').setAttribute('aria-expanded', String(open));
-});
+$('#menu').addEventListener('click', () => menu(!document.body.classList.contains('menu-open')));
+// The drawer opens below the header, whose height changes as its tabs wrap.
+const headerHeight = () => document.documentElement.style.setProperty('--top-h', `${$('.top').offsetHeight}px`);
+addEventListener('resize', headerHeight);
+headerHeight();
 
 onSessionLost(() => {
   editor.keep();

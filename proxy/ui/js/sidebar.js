@@ -50,7 +50,7 @@ function draw() {
         h('summary', {}, title, h('span', { class: 'count', 'aria-label': `${items.length} ${title.toLowerCase()}` }, String(items.length))),
         h('ul', {}, items.map((o) => h('li', {}, h('button', {
           class: 'item', dataset: { schema, name: o.name, kind, oid: o.oid }, title: `${schema}.${o.name}`,
-          onclick: () => { onOpen({ schema, name: o.name, kind, oid: o.oid }); document.body.classList.remove('menu-open'); },
+          onclick: () => { onOpen({ schema, name: o.name, kind, oid: o.oid }); },
         }, o.name)))));
     }).filter(Boolean);
     if (!kinds.length) return null;
