@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use pgdoor_resolver::VerifiedIdentity;
+use pgdoor_resolver::{ResolveRequest, VerifiedIdentity};
 
 use crate::config::DoorConfig;
 use crate::http::Request;
@@ -108,6 +108,14 @@ impl App {
         let Some(name) = self.config.identity_header.as_deref() else { return Ok(None) };
         let value = request.forwarded_header(name).filter(|v| !v.is_empty());
         Ok(value.map(|v| Identity { name: v.to_owned(), verified: None }))
+    }
+
+    /// The resolver's request for `resource`: this request's allow-listed
+    /// headers (from trusted peers) and the identity, when it was verified.
+    pub fn resolve_request(&self, resource: &str, request: &Request, who: Option<&Identity>) -> ResolveRequest {
+        self.connector
+            .request(resource, |name| request.forwarded_header(name).map(str::to_owned))
+            .with_identity(who.and_then(|who| who.verified.clone()))
     }
 
     /// `Some(wait)` when this client has used up its `/connect` attempts.

@@ -32,10 +32,7 @@ pub async fn handle(app: &App, request: &Request, raw_resource: &str) -> Respons
         // A missing or invalid identity token reaches no backend.
         let identity = app.identity(request).await.map_err(ConnectError::Identity)?;
         app.sessions.check_limits(identity.as_ref().map(|who| who.name.as_str()))?;
-        let ask = app
-            .connector
-            .request(&resource, |name| request.forwarded_header(name).map(str::to_owned))
-            .with_identity(identity.as_ref().and_then(|who| who.verified.clone()));
+        let ask = app.resolve_request(&resource, request, identity.as_ref());
         let identity = identity.map(|who| who.name);
         let (grant, took) = app.connector.resolve(&ask).await;
         app.metrics.resolved(took);

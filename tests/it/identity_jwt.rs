@@ -14,7 +14,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
 use crate::support::backend::Backend;
-use crate::support::door::{Browser, Door, client};
+use crate::support::door::{Browser, Door};
 use crate::support::pg::{roles, tls_cluster};
 
 const TOKEN: &str = "jwt-backend-token";
@@ -149,32 +149,15 @@ async fn a_valid_token_opens_the_session_and_every_later_request_must_still_prov
     assert_eq!(tab.query("SELECT 1").await.status, 200, "the gateway keeps sending the token");
 
     // Without the token, or with another person's valid token: refused.
-    let id = tab.session.clone().unwrap();
-    let cookie = tab.cookie.clone().unwrap();
-    let bare = client()
-        .post(format!("{}/api/query", door.base))
-        .header("x-session-id", &id)
-        .header("cookie", &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("query=SELECT+1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bare.status(), 401);
-    assert_eq!(bare.json::<Value>().await.unwrap()["code"], "identity_missing");
+    tab.gateway.clear();
+    let bare = tab.query("SELECT 1").await;
+    assert_eq!(bare.status, 401);
+    assert_eq!(bare.body["code"], "identity_missing");
     let bob = ec.token(json!({"email": "bob@example.com", "sub": "user-2"}));
-    let other = client()
-        .post(format!("{}/api/query", door.base))
-        .header("x-session-id", &id)
-        .header("cookie", &cookie)
-        .header(HEADER, bob)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("query=SELECT+1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(other.status(), 403);
-    assert_eq!(other.json::<Value>().await.unwrap()["code"], "other_identity");
+    tab.gateway = vec![(HEADER.to_owned(), bob)];
+    let other = tab.query("SELECT 1").await;
+    assert_eq!(other.status, 403);
+    assert_eq!(other.body["code"], "other_identity");
     // The access log names the verified identity, never the forged header.
     let logs = door.logs();
     assert!(logs.contains("ann@example.com"), "{logs}");
@@ -376,50 +359,14 @@ fn check_backend_verifies_a_token_and_prints_the_policy() {
 #[test]
 fn bad_flags_stop_startup_naming_the_flag() {
     let pgdoor = env!("CARGO_BIN_EXE_pgdoor");
+    let custom = ["--identity-jwt", "x-token", "--jwt-audience", "a", "--jwt-issuer", "i"];
+    let with = |extra: &[&'static str]| [&custom[..], extra].concat();
     for (flags, says) in [
         (vec!["--identity-jwt", "x-token", "--jwt-issuer", "i", "--jwks-url", "https://k/j"], "--jwt-audience"),
-        (
-            vec![
-                "--identity-jwt",
-                "x-token",
-                "--jwt-audience",
-                "a",
-                "--jwt-issuer",
-                "i",
-                "--jwks-url",
-                "http://keys.example.com/",
-            ],
-            "https://",
-        ),
-        (
-            vec![
-                "--identity-jwt",
-                "x-token",
-                "--jwt-audience",
-                "a",
-                "--jwt-issuer",
-                "i",
-                "--jwks-file",
-                "/nonexistent.json",
-            ],
-            "cannot read",
-        ),
+        (with(&["--jwks-url", "http://keys.example.com/"]), "https://"),
+        (with(&["--jwks-file", "/nonexistent.json"]), "cannot read"),
         (vec!["--identity-jwt", "cloudflare-access", "--jwt-audience", "a"], "--jwt-issuer"),
-        (
-            vec![
-                "--identity-jwt",
-                "x-token",
-                "--jwt-audience",
-                "a",
-                "--jwt-issuer",
-                "i",
-                "--jwks-url",
-                "https://k/j",
-                "--jwt-algorithms",
-                "HS256",
-            ],
-            "never accepted",
-        ),
+        (with(&["--jwks-url", "https://k/j", "--jwt-algorithms", "HS256"]), "never accepted"),
     ] {
         let out = Command::new(pgdoor).args(["--url", "postgres://u@127.0.0.1:9/db"]).args(&flags).output().unwrap();
         assert_eq!(out.status.code(), Some(64), "{flags:?}");

@@ -80,10 +80,7 @@ pub async fn renewal(app: &App, session: &Session, request: &Request) -> Result<
 /// Resolves the session's resource again with this request's headers.
 pub async fn resolve(app: &App, session: &Session, request: &Request) -> Result<Grant, ApiError> {
     let who = app.identity(request).await.map_err(ConnectError::Identity)?;
-    let ask = app
-        .connector
-        .request(&session.resource, |name| request.forwarded_header(name).map(str::to_owned))
-        .with_identity(who.and_then(|who| who.verified));
+    let ask = app.resolve_request(&session.resource, request, who.as_ref());
     let (grant, took) = app.connector.resolve(&ask).await;
     app.metrics.resolved(took);
     let grant = grant?;

@@ -8,16 +8,16 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::error::ApiError;
+use super::export::Format;
 use super::routes::OnSession;
 use crate::http::{Body, Request, Response};
 use crate::rescue;
 use crate::session::{Progress, Session};
 
 /// True when the request asks for a file, or an id for one: a dump, or any
-/// route with `format` (results, table rows, plans).
+/// route with a download `format` (results, table rows, plans).
 pub fn wanted(request: &Request, route: OnSession) -> bool {
-    matches!(route, OnSession::Export | OnSession::NewDownload)
-        || request.param("format").is_some_and(|f| !f.is_empty())
+    matches!(route, OnSession::Export | OnSession::NewDownload) || !matches!(Format::from_request(request), Ok(None))
 }
 
 /// `POST /api/downloads`: a new id for one download.
@@ -38,12 +38,33 @@ pub fn named(session: &Session, request: &Request) -> Result<Option<Arc<Progress
 }
 
 /// Claims the request's download for the stream that sends it.
-pub fn claim(session: &Session, request: &Request) -> Result<Option<Arc<Progress>>, ApiError> {
-    let Some(progress) = named(session, request)? else { return Ok(None) };
+pub fn claim(session: &Session, request: &Request) -> Result<Tracker, ApiError> {
+    let Some(progress) = named(session, request)? else { return Ok(Tracker(None)) };
     if !progress.start() {
         return Err(ApiError::DownloadUsed);
     }
-    Ok(Some(progress))
+    Ok(Tracker(Some(progress)))
+}
+
+/// What a streamed answer tells its download, when the request named one
+/// (otherwise each call does nothing).
+pub struct Tracker(Option<Arc<Progress>>);
+
+impl Tracker {
+    /// `n` more bytes went out.
+    pub fn sent(&self, n: usize) {
+        self.0.iter().for_each(|p| p.sent(n));
+    }
+
+    /// Every byte went out.
+    pub fn done(&self, rows: Option<u64>) {
+        self.0.iter().for_each(|p| p.done(rows));
+    }
+
+    /// It failed or was cut, and why (`code`: the API's error code).
+    pub fn failed(&self, error: &str, code: &'static str) {
+        self.0.iter().for_each(|p| p.failed(error, code));
+    }
 }
 
 /// After the route answered: a download nobody streamed ends here, with the

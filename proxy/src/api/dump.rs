@@ -109,10 +109,10 @@ pub async fn export(app: &App, session: &Arc<Session>, request: &Request) -> Res
     tokio::spawn(async move {
         let mut chunk = Bytes::from(first);
         let mut sent = 0u64;
-        let failed = |error: &str, code: &'static str| {
-            if let Some(progress) = &progress {
-                progress.failed(error, code);
-            }
+        // A failure is told to the download's page and cuts the file.
+        let fail = |error: ApiError| {
+            progress.failed(&error.to_string(), rescue::api_code(&error));
+            tx.send(Chunk::Failed(Box::new(rescue::api(&error))))
         };
         loop {
             sent += chunk.len() as u64;
@@ -121,13 +121,11 @@ pub async fn export(app: &App, session: &Arc<Session>, request: &Request) -> Res
             if tx.send(Chunk::Data(chunk)).await.is_err() {
                 // The browser left: kill_on_drop ends pg_dump.
                 let message = format!("the download was abandoned after {sent} bytes");
-                failed(&message, "abandoned");
+                progress.failed(&message, "abandoned");
                 recorder.record(&session.subject(), "dump", &statement, started.elapsed(), Err(message));
                 return;
             }
-            if let Some(progress) = &progress {
-                progress.sent(len);
-            }
+            progress.sent(len);
             let mut buf = vec![0; CHUNK];
             match stdout.read(&mut buf).await {
                 Ok(0) => break,
@@ -136,22 +134,18 @@ pub async fn export(app: &App, session: &Arc<Session>, request: &Request) -> Res
                     chunk = Bytes::from(buf);
                 }
                 Err(e) => {
-                    failed(&ApiError::DumpFailed(e.to_string()).to_string(), "dump_failed");
-                    let _ = tx.send(Chunk::Failed(Box::new(rescue::api(&ApiError::DumpFailed(e.to_string()))))).await;
+                    let _ = fail(ApiError::DumpFailed(e.to_string())).await;
                     recorder.record(&session.subject(), "dump", &statement, started.elapsed(), Err(e.to_string()));
                     return;
                 }
             }
         }
         let outcome = finish(&mut child).await;
-        match (&outcome, &progress) {
-            (Ok(()), Some(progress)) => progress.done(None),
-            (Err(message), _) => failed(&ApiError::DumpFailed(shown(message.clone(), show)).to_string(), "dump_failed"),
-            (Ok(()), None) => {}
-        }
-        if let Err(message) = &outcome {
-            let shown = shown(message.clone(), show);
-            let _ = tx.send(Chunk::Failed(Box::new(rescue::api(&ApiError::DumpFailed(shown))))).await;
+        match &outcome {
+            Ok(()) => progress.done(None),
+            Err(message) => {
+                let _ = fail(ApiError::DumpFailed(shown(message.clone(), show))).await;
+            }
         }
         recorder.record(&session.subject(), "dump", &statement, started.elapsed(), outcome.map(|()| None));
     });

@@ -117,6 +117,15 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The error of a statement reading `table`: a missing relation there
+    /// means no such table (a 404, as on every table route).
+    pub fn in_table(self, table: &str) -> Self {
+        match self {
+            ApiError::Sql(db) if db.code == "42P01" => ApiError::NoSuchTable(table.to_owned()),
+            error => error,
+        }
+    }
+
     /// Classifies a failed user statement; `single_statement` says it went
     /// through the extended protocol, which refuses a second statement.
     pub fn from_query(error: pg::Error, single_statement: bool) -> Self {

@@ -109,9 +109,7 @@ pub async fn start(
                             abandoned = true;
                             break;
                         }
-                        if let Some(progress) = &progress {
-                            progress.sent(len);
-                        }
+                        progress.sent(len);
                     }
                     // The statement is over and every chunk is out.
                     None => break,
@@ -137,20 +135,19 @@ pub async fn start(
             match ran {
                 Ok(ran) => Ok(Some(ran.rows_streamed)),
                 Err(e) => {
-                    let error = match (ApiError::from_session(e, true), table) {
-                        (ApiError::Sql(db), Some(table)) if db.code == "42P01" => ApiError::NoSuchTable(table),
-                        (error, _) => error,
+                    let error = ApiError::from_session(e, true);
+                    let error = match &table {
+                        Some(table) => error.in_table(table),
+                        None => error,
                     };
                     let _ = tx.send(Chunk::Failed(Box::new(rescue::api(&error)))).await;
                     Err((error.to_string(), rescue::api_code(&error)))
                 }
             }
         };
-        if let Some(progress) = &progress {
-            match &outcome {
-                Ok(rows) => progress.done(*rows),
-                Err((error, code)) => progress.failed(error.clone(), code),
-            }
+        match &outcome {
+            Ok(rows) => progress.done(*rows),
+            Err((error, code)) => progress.failed(error, code),
         }
         let outcome = outcome.map_err(|(error, _)| error);
         recorder.record(&session.subject(), kind, &sql, started.elapsed(), outcome);

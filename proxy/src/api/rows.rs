@@ -130,10 +130,7 @@ pub async fn rows(app: &App, session: &Arc<Session>, request: &Request, raw: &st
         return export::start(app, session, request, all, params, format, "rows", Some(from.clone())).await;
     }
     // A table that is not there is a 404, as on the other table routes.
-    let missing = |e: ApiError| match e {
-        ApiError::Sql(db) if db.code == "42P01" => ApiError::NoSuchTable(from.clone()),
-        e => e,
-    };
+    let missing = |e: ApiError| e.in_table(&from);
     let (page, count) = if raw_where {
         let page =
             last(access::statement(app, session, request, &select, limit as usize, "rows").await.map_err(missing)?);

@@ -2,7 +2,7 @@
 // sessionStorage and sent as X-Session-ID), JSON errors as ApiError, and the
 // automatic reconnect through /connect/<resource> when the session is gone.
 
-import { h, count, size } from './dom.js';
+import { h } from './dom.js';
 
 const SESSION_KEY = 'session_id';
 const RESOURCE_KEY = 'pgdoor.resource';
@@ -177,9 +177,6 @@ async function streamDownload(path, fields, progress) {
   }
 }
 
-/** What a finished download holds, for a notice. */
-export const downloaded = (report, filename) =>
-  `Exported ${report.rows != null ? `${count(report.rows)} rows, ` : ''}${size(report.bytes)}, as ${filename}.`;
 
 /**
  * Runs `sql` as a download in `format` and saves it as `filename`. pgdoor

@@ -3,9 +3,9 @@
 // selection or the statement under the cursor, Explain, Analyze, Cancel, the
 // server's error marked at its position, the results grid and exports.
 
-import { h, fill, $, count, size } from './dom.js';
-import { call, download, downloaded, tablePath } from './api.js';
-import { errorBox, notice, policy } from './state.js';
+import { h, fill, $, count } from './dom.js';
+import { call, download, tablePath } from './api.js';
+import { errorBox, notice, policy, downloading } from './state.js';
 import { grid } from './grid.js';
 import { tokenize, statementAt, KEYWORDS } from './sql.js';
 import { catalog } from './sidebar.js';
@@ -256,14 +256,8 @@ const filename = (format) => `query-${new Date().toISOString().slice(0, 19).repl
 async function runIntoFile(format) {
   if (!last || last.pending || last.kind !== 'query') return;
   const name = filename(format);
-  const what = `Running the statement again into ${name}`;
-  notice(`${what}…`, true);
-  try {
-    const report = await download(last.sql, format, name, (bytes) => notice(`${what}… ${size(bytes)} so far`, true));
-    notice(downloaded(report, name));
-  } catch (error) {
-    notice(`Export failed: ${error.message}`);
-  }
+  const sql = last.sql;
+  await downloading(`Running the statement again into ${name}`, name, (progress) => download(sql, format, name, progress));
 }
 
 // Completion.

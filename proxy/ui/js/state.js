@@ -1,7 +1,7 @@
 // What the tab is showing, kept in sessionStorage so a reload or a
 // reconnect comes back to the same view; and the shared error panel.
 
-import { h, $ } from './dom.js';
+import { h, $, count, size } from './dom.js';
 
 const KEY = 'pgdoor.state';
 
@@ -25,6 +25,21 @@ export function errorBox(error, what) {
     db.detail && h('p', {}, 'Detail: ', db.detail),
     db.hint && h('p', {}, 'Hint: ', db.hint),
     db.code && h('p', { class: 'muted' }, `SQLSTATE ${db.code}`));
+}
+
+/**
+ * Follows a download in the notice line: `what…`, the bytes so far, then
+ * what the file holds, or why it failed. `start(progress)` starts it and
+ * resolves with its report (see api.js).
+ */
+export async function downloading(what, filename, start) {
+  notice(`${what}…`, true);
+  try {
+    const report = await start((bytes) => notice(`${what}… ${size(bytes)} so far`, true));
+    notice(`Exported ${report.rows != null ? `${count(report.rows)} rows, ` : ''}${size(report.bytes)}, as ${filename}.`);
+  } catch (error) {
+    notice(`Export failed: ${error.message}`);
+  }
 }
 
 /** A short message at the bottom of the window; `null` hides it. */

@@ -1,9 +1,9 @@
 // One table, view, materialized view, sequence or function: its rows with
 // paging, sort and filter; structure, indexes, constraints and sizes.
 
-import { h, fill, count, size } from './dom.js';
-import { call, downloadRows, downloaded, tablePath, ApiError } from './api.js';
-import { state, save, errorBox, notice, policy } from './state.js';
+import { h, fill, count } from './dom.js';
+import { call, downloadRows, tablePath, ApiError } from './api.js';
+import { state, save, errorBox, policy, downloading } from './state.js';
 import { grid } from './grid.js';
 
 const OPERATORS = [
@@ -150,17 +150,10 @@ function toolbar(object, path, columns) {
   value.addEventListener('keydown', (e) => { if (e.key === 'Enter') apply(e); });
   const exporter = (format) => h('button', {
     title: 'Every row the filter selects, in the order on screen',
-    onclick: async () => {
-      const what = `Exporting ${object.name} as ${format.toUpperCase()}`;
+    onclick: () => {
       const filename = `${object.schema}.${object.name}.${format}`;
-      notice(`${what}…`, true);
-      try {
-        const report = await downloadRows(path, selection(), format, filename,
-          (bytes) => notice(`${what}… ${size(bytes)} so far`, true));
-        notice(downloaded(report, filename));
-      } catch (error) {
-        notice(`Export failed: ${error.message}`);
-      }
+      downloading(`Exporting ${object.name} as ${format.toUpperCase()}`, filename,
+        (progress) => downloadRows(path, selection(), format, filename, progress));
     },
   }, format.toUpperCase());
   return h('div', { class: 'toolbar', role: 'search' },
