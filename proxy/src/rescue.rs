@@ -34,11 +34,12 @@ pub fn api_in(error: &ApiError, transaction: Option<TransactionStatus>) -> Respo
         ApiError::Sql(db) | ApiError::OneStatement(db) => {
             body["db_error"] = serde_json::to_value(db).unwrap_or(Value::Null);
         }
-        ApiError::TransactionLost(loss) | ApiError::Lost(loss) => {
-            body["lost"] = json!({"transaction": loss.transaction, "state": loss.state});
-        }
-        ApiError::Timeout { lost: Some(loss), .. } => {
-            body["lost"] = json!({"transaction": loss.transaction, "state": loss.state});
+        ApiError::TransactionLost(loss) | ApiError::Lost(loss) | ApiError::Timeout { lost: Some(loss), .. } => {
+            body["lost"] = json!({
+                "transaction": loss.transaction,
+                "outcome_unknown": loss.outcome_unknown,
+                "state": loss.state,
+            });
         }
         _ => {}
     }

@@ -167,7 +167,7 @@ async fn reconnects_after_the_backend_is_killed() {
     let door = door_for(&db, &[]);
     let tab = open_tab(&door).await;
     let pid = tab.query("SELECT pg_backend_pid()").await.scalar().clone();
-    c.admin_sql(&format!("SELECT pg_terminate_backend({pid})"));
+    c.terminate(&pid);
     // Idle when killed: noticed before the statement is sent, so it simply runs.
     let answer = tab.query("SELECT 'again'").await;
     assert_eq!(answer.status, 200, "{}", answer.body);
@@ -176,7 +176,7 @@ async fn reconnects_after_the_backend_is_killed() {
 
     // Metadata reads reconnect too.
     assert_eq!(tab.get("connection").await.status, 200);
-    c.admin_sql(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'"));
+    c.terminate_all_in(&db);
     assert_eq!(tab.get("connection").await.status, 200);
 
     // Killed while running: reported, not replayed; the next request reconnects.

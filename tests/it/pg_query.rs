@@ -254,7 +254,7 @@ async fn a_terminated_backend_is_reported_as_lost() {
     // Idle when killed.
     let mut conn = over_tls().await;
     let pid = conn.cancel_token().process_id();
-    c.admin_sql(&format!("SELECT pg_terminate_backend({pid})"));
+    c.terminate(pid);
     let err = simple(&mut conn, "SELECT 1").await.unwrap_err();
     assert!(err.is_connection_lost(), "{err}");
     assert!(matches!(err, Error::Lost(_)));

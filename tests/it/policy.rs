@@ -116,14 +116,8 @@ async fn settings_are_in_effect_on_every_connection_after_a_reconnect_too() {
     assert_eq!(settings.body["current_schemas"], "{shop,public}", "{}", settings.body);
 
     let pid = tab.query("SELECT pg_backend_pid()").await.scalar().clone();
-    tls_cluster().admin_sql(&format!("SELECT pg_terminate_backend({pid})"));
-    let mut answer = tab.query(check).await;
-    for _ in 0..3 {
-        if answer.status == 200 {
-            break;
-        }
-        answer = tab.query(check).await;
-    }
+    tls_cluster().terminate(&pid);
+    let answer = tab.query(check).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.scalar(), "acme shop, public 100", "after the reconnect");
     assert_ne!(tab.query("SELECT pg_backend_pid()").await.scalar(), &pid, "a new connection");

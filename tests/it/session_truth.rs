@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::door::{Browser, Door, client};
+use crate::support::door::{Answer, Browser, Door, client};
 use crate::support::pg::{Cluster, os_user, os_user_cluster, roles, tls_cluster};
 
 /// A door in front of one database in the shared cluster (trust auth, no TLS).
@@ -78,7 +78,7 @@ async fn commit_after_the_connection_was_killed_is_transaction_lost() {
     assert_eq!(tab.query("BEGIN").await.body["transaction"], "in_transaction");
     assert_eq!(tab.query("UPDATE t SET x = 2").await.status, 200);
     let pid = tab.query("SELECT pg_backend_pid()").await.scalar().clone();
-    c.admin_sql(&format!("SELECT pg_terminate_backend({pid})"));
+    c.terminate(&pid);
 
     let commit = tab.query("COMMIT").await;
     assert_eq!(commit.status, 409, "{}", commit.body);
@@ -104,12 +104,64 @@ async fn commit_after_the_connection_was_killed_is_transaction_lost() {
     assert_eq!(rollback.body["transaction"], "idle");
     assert_eq!(tab.query("BEGIN").await.status, 200);
     assert_eq!(tab.query("SELECT nosuch").await.status, 400);
-    c.admin_sql(&format!(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid()"
-    ));
+    c.terminate_all_in(&db);
     let next = tab.query("SELECT 1").await;
     assert_eq!(next.status, 409, "{}", next.body);
     assert_eq!(next.body["code"], "transaction_lost");
+}
+
+/// Runs `sql` and ends its server process half a second in.
+async fn cut_off(c: &Cluster, tab: &Browser, sql: &str) -> Answer {
+    let pid = tab.query("SELECT pg_backend_pid()").await.scalar().clone();
+    let (answer, ()) = tokio::join!(tab.query(sql), async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        c.terminate(&pid);
+    });
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    assert_eq!(answer.body["code"], "connection_lost");
+    answer
+}
+
+#[tokio::test]
+async fn a_commit_cut_off_by_a_lost_connection_is_not_called_rolled_back() {
+    let c = tls_cluster();
+    let db = c.create_database(roles::TRUST);
+    // A deferred trigger makes the commit itself take seconds.
+    c.admin_sql_in(
+        &db,
+        &format!(
+            "CREATE TABLE t(x int); INSERT INTO t VALUES (1); ALTER TABLE t OWNER TO {trust};
+             CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(5); RETURN NULL; END $$;
+             CREATE CONSTRAINT TRIGGER slow AFTER UPDATE ON t DEFERRABLE INITIALLY DEFERRED
+               FOR EACH ROW EXECUTE FUNCTION slow();",
+            trust = roles::TRUST
+        ),
+    );
+    let door = door_for(&db, &[]);
+    let tab = open_tab(&door).await;
+    let unknown = |answer: &Answer| {
+        assert_eq!(answer.body["lost"]["outcome_unknown"], true, "{}", answer.body);
+        assert_eq!(answer.body["lost"]["transaction"], false, "{}", answer.body);
+        let error = answer.body["error"].as_str().unwrap();
+        assert!(error.contains("Whether it committed before the connection broke cannot be known"), "{error}");
+        assert!(!error.contains("rolled back"), "{error}");
+    };
+
+    assert_eq!(tab.query("BEGIN").await.status, 200);
+    assert_eq!(tab.query("UPDATE t SET x = 2").await.status, 200);
+    unknown(&cut_off(c, &tab, "COMMIT").await);
+
+    // A write outside a transaction commits on its own: the same.
+    unknown(&cut_off(c, &tab, "UPDATE t SET x = 3").await);
+
+    // A statement inside a transaction that does not commit it: rolled back.
+    assert_eq!(tab.query("BEGIN").await.status, 200);
+    assert_eq!(tab.query("UPDATE t SET x = 4").await.status, 200);
+    let lost = cut_off(c, &tab, "SELECT pg_sleep(5)").await;
+    assert_eq!(lost.body["lost"]["transaction"], true, "{}", lost.body);
+    assert_eq!(lost.body["lost"]["outcome_unknown"], false, "{}", lost.body);
+    assert!(lost.body["error"].as_str().unwrap().contains("rolled back and nothing in it was committed"));
+    assert_eq!(c.admin_sql_in(&db, "SELECT x FROM t"), "1");
 }
 
 #[tokio::test]
@@ -121,7 +173,7 @@ async fn settings_and_temporary_tables_lost_with_the_connection_are_reported() {
     assert_eq!(tab.query("SET search_path = nowhere, public").await.status, 200);
     assert_eq!(tab.query("CREATE TEMP TABLE scratch(y int)").await.status, 200);
     let pid = tab.query("SELECT pg_backend_pid()").await.scalar().clone();
-    c.admin_sql(&format!("SELECT pg_terminate_backend({pid})"));
+    c.terminate(&pid);
 
     let answer = tab.query("SHOW search_path").await;
     assert_eq!(answer.status, 200, "{}", answer.body);
@@ -133,7 +185,7 @@ async fn settings_and_temporary_tables_lost_with_the_connection_are_reported() {
 
     // Nothing held, nothing reported.
     let pid = tab.query("SELECT pg_backend_pid()").await.scalar().clone();
-    c.admin_sql(&format!("SELECT pg_terminate_backend({pid})"));
+    c.terminate(&pid);
     let answer = tab.query("SELECT 1").await;
     assert_eq!(answer.body["reconnected"], true);
     assert!(answer.body.get("state_lost").is_none(), "{}", answer.body);

@@ -139,6 +139,7 @@ impl ApiError {
             e if e.is_connection_lost() => ApiError::Lost(Loss {
                 cause: LossCause::ConnectionLost(e.to_string()),
                 transaction: false,
+                outcome_unknown: false,
                 state: Default::default(),
             }),
             e => ApiError::Database(e),
@@ -170,6 +171,11 @@ fn loss_text(loss: &Loss) -> String {
     let mut text = String::new();
     if loss.transaction {
         text.push_str(" Your transaction was rolled back and nothing in it was committed.");
+    }
+    if loss.outcome_unknown {
+        text.push_str(
+            " Whether it committed before the connection broke cannot be known: look at the data before you run it again.",
+        );
     }
     if !loss.state.is_empty() {
         text.push_str(&format!(" The connection's session state is gone too: {}.", loss.state));

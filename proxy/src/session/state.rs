@@ -103,6 +103,25 @@ pub fn may_change_state(sql: &str) -> bool {
     })
 }
 
+/// True when `sql` may end a transaction by committing it (or preparing it
+/// for a two-phase commit): a COMMIT anywhere, or a statement that starts
+/// with END or PREPARE TRANSACTION. A `;` inside a string only errs on the
+/// side of "may".
+pub fn may_end_transaction(sql: &str) -> bool {
+    let words = |text: &str| {
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect::<Vec<_>>()
+    };
+    words(sql).iter().any(|w| w == "commit")
+        || sql.split(';').any(|statement| match words(statement).as_slice() {
+            [first, ..] if first == "end" => true,
+            [first, second, ..] => first == "prepare" && second == "transaction",
+            _ => false,
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +143,31 @@ mod tests {
         }
         for sql in ["SELECT 1", "select settings from t", "INSERT INTO temperature VALUES (1)", "SELECT offset_x"] {
             assert!(!may_change_state(sql), "{sql}");
+        }
+    }
+
+    #[test]
+    fn statements_that_may_commit_are_told_apart() {
+        for sql in [
+            "COMMIT",
+            "commit and chain",
+            "END",
+            "end transaction;",
+            "UPDATE t SET x = 1; COMMIT",
+            "insert into t values (1);\n  end",
+            "PREPARE TRANSACTION 'x'",
+            "COMMIT PREPARED 'x'",
+        ] {
+            assert!(may_end_transaction(sql), "{sql}");
+        }
+        for sql in [
+            "SELECT CASE WHEN x THEN 1 END FROM t",
+            "UPDATE t SET x = 1",
+            "ROLLBACK",
+            "PREPARE p AS SELECT 1",
+            "SELECT committed FROM t",
+        ] {
+            assert!(!may_end_transaction(sql), "{sql}");
         }
     }
 

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Shared;
 use super::connector::{Connector, Grant};
-use super::state::{PROBE, StateKinds, may_change_state};
+use super::state::{PROBE, StateKinds, may_change_state, may_end_transaction};
 use super::work::{Loss, LossCause, Mode, Output, Ran, SessionError, Statement, StreamSink};
 use crate::pg::{self, BinaryCodec, CancelToken, Collector, Connection, ResultSet, Sink, TransactionStatus};
 
@@ -220,7 +220,7 @@ impl Task {
     fn editor_lost(&mut self, cause: LossCause) {
         let transaction = self.editor.status != TransactionStatus::Idle;
         if transaction || !self.editor.state.is_empty() {
-            self.editor.loss = Some(Loss { cause, transaction, state: self.editor.state });
+            self.editor.loss = Some(Loss { cause, transaction, outcome_unknown: false, state: self.editor.state });
         }
         self.editor.status = TransactionStatus::Idle;
         self.editor.state = StateKinds::NONE;
@@ -416,9 +416,14 @@ impl EditorJob {
             Err(e) if e.is_connection_lost() => {
                 self.after.conn = None;
                 self.shared.set_editor_pid(None);
+                // A read-only statement ran in a transaction of its own that
+                // could not commit anything; a write may have committed.
+                let committing = matches!(access, Access::Write)
+                    && (status_before == TransactionStatus::Idle || may_end_transaction(&text.sql));
                 let loss = Loss {
                     cause: LossCause::ConnectionLost(e.to_string()),
-                    transaction: status_before != TransactionStatus::Idle,
+                    transaction: status_before != TransactionStatus::Idle && !committing,
+                    outcome_unknown: committing,
                     state: self.after.state,
                 };
                 self.after.status = TransactionStatus::Idle;
@@ -536,6 +541,7 @@ impl EditorJob {
         self.after.loss = Some(Loss {
             cause: LossCause::IdleInTransaction(limit),
             transaction: status != TransactionStatus::Idle,
+            outcome_unknown: false,
             state: if self.after.conn.is_some() { StateKinds::NONE } else { state },
         });
         let now = if self.after.conn.is_some() { self.after.status } else { TransactionStatus::Idle };
@@ -547,7 +553,7 @@ impl EditorJob {
 /// A loss worth telling: a transaction or session state went.
 fn lost(cause: LossCause, status: TransactionStatus, state: StateKinds) -> Option<Loss> {
     let transaction = status != TransactionStatus::Idle;
-    (transaction || !state.is_empty()).then_some(Loss { cause, transaction, state })
+    (transaction || !state.is_empty()).then_some(Loss { cause, transaction, outcome_unknown: false, state })
 }
 
 /// What a statement's output became.

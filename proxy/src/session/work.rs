@@ -152,6 +152,9 @@ pub struct Loss {
     pub cause: LossCause,
     /// An open (or failed) transaction was rolled back.
     pub transaction: bool,
+    /// The statement in flight may have committed before the connection
+    /// broke (a write outside a transaction, or a COMMIT): nobody can tell.
+    pub outcome_unknown: bool,
     /// Session state that is gone.
     pub state: StateKinds,
 }

@@ -197,6 +197,21 @@ impl Cluster {
         self.admin_sql_in("postgres", sql)
     }
 
+    /// Ends a server process and waits (up to 10 s) until it is gone, so
+    /// what a client does next meets a dead connection, not a race with the signal.
+    pub fn terminate(&self, pid: impl std::fmt::Display) {
+        let gone = self.admin_sql(&format!("SELECT pg_terminate_backend({pid}, 10000)"));
+        assert_eq!(gone, "t", "server process {pid} did not end within 10 s");
+    }
+
+    /// Ends every other server process in `database`, waiting as [`Cluster::terminate`] does.
+    pub fn terminate_all_in(&self, database: &str) {
+        let gone = self.admin_sql(&format!(
+            "SELECT coalesce(bool_and(pg_terminate_backend(pid, 10000)), true) FROM pg_stat_activity WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+        ));
+        assert_eq!(gone, "t", "the server processes in {database} did not end within 10 s");
+    }
+
     /// A fresh database for one test, owned by `owner`.
     pub fn create_database(&self, owner: &str) -> String {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
