@@ -128,6 +128,7 @@ fn print_policy(policy: &Policy) {
     println!("  idle_timeout       {}", duration(policy.idle_timeout));
     println!("  lifetime           {}", duration(policy.lifetime));
     println!("  downloads          {}", policy.downloads);
+    println!("  edits              {}", policy.edits);
     let settings: Vec<String> = policy.settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
     println!("  settings           {}", if settings.is_empty() { "-".to_owned() } else { settings.join(", ") });
     println!("  environment        {}", policy.environment.as_deref().unwrap_or("-"));

@@ -34,7 +34,15 @@ pub fn api_in(error: &ApiError, transaction: Option<TransactionStatus>) -> Respo
         ApiError::Sql(db) | ApiError::OneStatement(db) => {
             body["db_error"] = serde_json::to_value(db).unwrap_or(Value::Null);
         }
-        ApiError::TransactionLost(loss) | ApiError::Lost(loss) | ApiError::Timeout { lost: Some(loss), .. } => {
+        ApiError::Conflict { at, .. } => body["conflicts"] = json!(at),
+        ApiError::ChangeFailed { at, error, .. } => {
+            body["at"] = json!(at);
+            body["db_error"] = serde_json::to_value(error).unwrap_or(Value::Null);
+        }
+        ApiError::TransactionLost(loss)
+        | ApiError::Lost(loss)
+        | ApiError::ChangesLost(loss)
+        | ApiError::Timeout { lost: Some(loss), .. } => {
             body["lost"] = json!({
                 "transaction": loss.transaction,
                 "outcome_unknown": loss.outcome_unknown,
@@ -80,13 +88,21 @@ pub fn api_status(error: &ApiError) -> u16 {
         ApiError::Sql(_) | ApiError::OneStatement(_) | ApiError::ReadOnlyWrite => 400,
         ApiError::NotFound | ApiError::NoSuchTable(_) => 404,
         ApiError::MethodNotAllowed(_) => 405,
-        ApiError::NotYourSession | ApiError::Locked(_) | ApiError::CrossSite(_) | ApiError::DownloadsOff => 403,
+        ApiError::NotYourSession
+        | ApiError::Locked(_)
+        | ApiError::CrossSite(_)
+        | ApiError::DownloadsOff
+        | ApiError::ReadOnlySession
+        | ApiError::EditsOff => 403,
+        ApiError::NotEditable(_) => 400,
+        ApiError::TransactionOpen | ApiError::Conflict { .. } => 409,
+        ApiError::ChangeFailed { .. } => 400,
         ApiError::UnknownDownload => 404,
         ApiError::DownloadUsed => 409,
         ApiError::SessionIdInUrl => 401,
         ApiError::Busy | ApiError::TransactionLost(_) => 409,
         ApiError::Timeout { .. } => 504,
-        ApiError::Lost(_) => 503,
+        ApiError::Lost(_) | ApiError::ChangesLost(_) => 503,
         ApiError::Reconnect(e) => connect_status(e),
         ApiError::Database(_) | ApiError::DumpFailed(_) => 502,
         ApiError::DumpUnavailable | ApiError::DumpTooOld { .. } => 501,
@@ -113,7 +129,13 @@ pub fn api_code(error: &ApiError) -> &'static str {
         ApiError::Sql(_) => "sql_error",
         ApiError::OneStatement(_) => "one_statement",
         ApiError::Timeout { .. } => "timeout",
-        ApiError::Lost(_) => "connection_lost",
+        ApiError::Lost(_) | ApiError::ChangesLost(_) => "connection_lost",
+        ApiError::ReadOnlySession => "read_only",
+        ApiError::EditsOff => "edits_disabled",
+        ApiError::NotEditable(_) => "not_editable",
+        ApiError::TransactionOpen => "transaction_open",
+        ApiError::Conflict { .. } => "conflict",
+        ApiError::ChangeFailed { .. } => "sql_error",
         ApiError::TransactionLost(loss) => match loss.cause {
             crate::session::LossCause::IdleInTransaction(_) => "transaction_timeout",
             _ => "transaction_lost",

@@ -36,6 +36,9 @@ pub struct Policy {
     pub lifetime: Option<Duration>,
     /// `downloads`: may the session export results, tables or dumps.
     pub downloads: bool,
+    /// `edits`: may the session change rows from the table view (a
+    /// read-only credential never can).
+    pub edits: bool,
     /// `settings`: run-time parameters set on each connection when it opens.
     pub settings: BTreeMap<String, String>,
     /// `environment`: e.g. `production`, shown as a banner.
@@ -51,6 +54,7 @@ impl Default for Policy {
             idle_timeout: None,
             lifetime: None,
             downloads: true,
+            edits: true,
             settings: BTreeMap::new(),
             environment: None,
         }
@@ -66,14 +70,20 @@ impl Policy {
             max_result_bytes: count(answer, "max_result_bytes")?,
             idle_timeout: duration(answer, "idle_timeout")?,
             lifetime: duration(answer, "lifetime")?,
-            downloads: match answer.get("downloads") {
-                None | Some(Value::Null) => true,
-                Some(Value::Bool(b)) => *b,
-                Some(other) => return Err(format!("downloads must be true or false, not {}", kind(other))),
-            },
+            downloads: allowed(answer, "downloads")?,
+            edits: allowed(answer, "edits")?,
             settings: settings(answer.get("settings"))?,
             environment: environment(answer.get("environment"))?,
         })
+    }
+}
+
+/// A permission: `true` unless the answer says `false`.
+fn allowed(answer: &Map<String, Value>, field: &str) -> Result<bool, String> {
+    match answer.get(field) {
+        None | Some(Value::Null) => Ok(true),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(format!("{field} must be true or false, not {}", kind(other))),
     }
 }
 
@@ -181,13 +191,14 @@ mod tests {
     fn no_fields_is_no_policy() {
         assert_eq!(policy(json!({"database_url": "x"})).unwrap(), Policy::default());
         assert!(Policy::default().downloads, "downloads are allowed unless the backend says otherwise");
+        assert!(Policy::default().edits, "so are edits (in writable sessions)");
     }
 
     #[test]
     fn reads_every_field() {
         let p = policy(json!({
             "statement_timeout": 30, "max_rows": 1000, "max_result_bytes": 65536,
-            "idle_timeout": "15m", "lifetime": "1h 30m", "downloads": false,
+            "idle_timeout": "15m", "lifetime": "1h 30m", "downloads": false, "edits": false,
             "settings": {"search_path": "shop, public", "app.tenant": "acme", "statement_timeout": 5000, "jit": false},
             "environment": "Production"
         }))
@@ -198,6 +209,7 @@ mod tests {
         assert_eq!(p.idle_timeout, Some(Duration::from_secs(900)));
         assert_eq!(p.lifetime, Some(Duration::from_secs(5400)));
         assert!(!p.downloads);
+        assert!(!p.edits);
         assert_eq!(p.settings["search_path"], "shop, public");
         assert_eq!(p.settings["statement_timeout"], "5000");
         assert_eq!(p.settings["jit"], "off");
@@ -220,6 +232,7 @@ mod tests {
             (json!({"max_rows": 1.5}), "max_rows must be a positive whole number, not 1.5"),
             (json!({"max_result_bytes": "1MB"}), "max_result_bytes must be a positive whole number, not a string"),
             (json!({"downloads": "no"}), "downloads must be true or false, not a string"),
+            (json!({"edits": 0}), "edits must be true or false, not a number"),
             (json!({"settings": ["a"]}), "settings must be an object"),
             (json!({"settings": {"search_path; DROP": "x"}}), "is not a parameter name"),
             (json!({"settings": {"app.": "x"}}), "is not a parameter name"),

@@ -52,10 +52,13 @@ async fn every_documented_operation_answers_as_documented() {
         if path.ends_with("/query") || path.ends_with("/explain") || path.ends_with("/analyze") {
             url.push_str("?query=SELECT%201");
         }
-        let request = client()
+        let mut request = client()
             .request(method.parse().unwrap(), format!("{}{url}", door.base))
             .header("x-session-id", tab.session.clone().unwrap())
             .header("cookie", tab.cookie.clone().unwrap());
+        if path.ends_with("/changes") {
+            request = request.json(&serde_json::json!({"changes": [{"op": "insert", "values": {"id": 2}}], "dry_run": true}));
+        }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         let body = response.text().await.unwrap();

@@ -2,6 +2,7 @@
 //! PostgreSQL clusters started by the suite.
 
 mod api_catalog;
+mod api_changes;
 mod api_dump;
 mod api_export;
 mod api_openapi;

@@ -108,6 +108,41 @@ pub enum ApiError {
     /// No such table, view or sequence.
     #[error("There is no table {0} in this database (or you may not see it)")]
     NoSuchTable(String),
+    /// A read-only link: rows cannot be changed.
+    #[error("This database link is read-only: rows cannot be changed here")]
+    ReadOnlySession,
+    /// The backend's policy for this session allows no edits.
+    #[error("Editing rows is turned off for this database link: ask whoever gave you the link if you need it")]
+    EditsOff,
+    /// A relation whose rows pgdoor cannot name one by one.
+    #[error("{0}")]
+    NotEditable(String),
+    /// The editor connection is inside the person's transaction.
+    #[error(
+        "Your SQL editor has a transaction open: commit or roll it back there first; changes are applied in a transaction of their own"
+    )]
+    TransactionOpen,
+    /// Rows changed by someone else since they were loaded: nothing applied.
+    #[error("{}", conflict_text(.at.len(), *.total))]
+    Conflict {
+        /// The changes (by index) whose row was not found as seen.
+        at: Vec<usize>,
+        /// All changes sent.
+        total: usize,
+    },
+    /// One change failed; nothing applied.
+    #[error("{}", change_failed_text(*.at, *.total, &.error.message))]
+    ChangeFailed {
+        /// The change (by index); `total` for the COMMIT.
+        at: usize,
+        /// All changes sent.
+        total: usize,
+        /// The server's error.
+        error: Box<DbError>,
+    },
+    /// The connection broke while changes were applied.
+    #[error("{}", changes_lost_text(.0))]
+    ChangesLost(Loss),
     /// No such route.
     #[error("Not found")]
     NotFound,
@@ -146,6 +181,15 @@ impl ApiError {
         }
     }
 
+    /// Classifies a failed change set.
+    pub fn from_changes(error: SessionError) -> Self {
+        match error {
+            SessionError::Lost(loss) => ApiError::ChangesLost(loss),
+            SessionError::TransactionOpen => ApiError::TransactionOpen,
+            other => ApiError::from_session(other, true),
+        }
+    }
+
     /// Classifies a failed session request; `single_statement` as in [`ApiError::from_query`].
     pub fn from_session(error: SessionError, single_statement: bool) -> Self {
         match error {
@@ -156,6 +200,7 @@ impl ApiError {
             SessionError::Timeout { limit, ended, lost } => ApiError::Timeout { limit, ended, lost },
             SessionError::Lost(loss) => ApiError::Lost(loss),
             SessionError::Connect(e) => ApiError::Reconnect(e),
+            SessionError::TransactionOpen => ApiError::TransactionOpen,
         }
     }
 }
@@ -181,6 +226,37 @@ fn loss_text(loss: &Loss) -> String {
         text.push_str(&format!(" The connection's session state is gone too: {}.", loss.state));
     }
     text
+}
+
+fn conflict_text(conflicts: usize, total: usize) -> String {
+    let rows = if conflicts == 1 { "1 row".to_owned() } else { format!("{conflicts} rows") };
+    format!(
+        "{rows} changed in the database since you loaded {} (or are gone), so nothing was applied: none of your {total} change{} ran. Reload to see the rows as they are now, then make your changes again",
+        if conflicts == 1 { "it" } else { "them" },
+        if total == 1 { "" } else { "s" }
+    )
+}
+
+fn change_failed_text(at: usize, total: usize, message: &str) -> String {
+    if at >= total {
+        format!("Your changes failed when committed: {message}. Nothing was applied")
+    } else {
+        format!("Change {} of {total} failed: {message}. Nothing was applied", at + 1)
+    }
+}
+
+fn changes_lost_text(loss: &Loss) -> String {
+    if loss.outcome_unknown {
+        format!(
+            "The database connection was lost while your changes were being committed ({}): whether they were applied cannot be known. Reload the rows to see; pgdoor reconnects on your next request",
+            loss.cause_text()
+        )
+    } else {
+        format!(
+            "The database connection was lost while applying your changes ({}): nothing was applied. pgdoor reconnects on your next request",
+            loss.cause_text()
+        )
+    }
 }
 
 fn transaction_lost_text(loss: &Loss) -> String {

@@ -4,6 +4,7 @@
 
 mod access;
 mod catalog;
+mod changes;
 mod downloads;
 mod dump;
 mod error;
@@ -167,5 +168,7 @@ async fn on_session(
         OnSession::TableInfo => catalog::info(app, session, request, param).await,
         OnSession::Indexes => catalog::indexes(app, session, request, param).await,
         OnSession::Constraints => catalog::constraints(app, session, request, param).await,
+        OnSession::Editing => changes::editing(app, session, request, param).await,
+        OnSession::Changes => changes::apply(app, session, request, param).await,
     }
 }

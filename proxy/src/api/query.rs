@@ -15,7 +15,7 @@ use super::export::{self, Format};
 use crate::app::App;
 use crate::http::{Request, Response};
 use crate::pg::{DbError, ResultSet};
-use crate::session::{Mode, Output, Ran, Session, Statement};
+use crate::session::{Mode, Output, Ran, Session, StateKinds, Statement};
 
 /// Runs `query`: several statements in one request, or one statement at a
 /// time in `BEGIN READ ONLY` for read-only sessions. A download runs
@@ -72,15 +72,22 @@ pub(super) fn answer(ran: Ran, started_at: OffsetDateTime) -> Value {
     if reconnected {
         body["reconnected"] = Value::Bool(true);
     }
-    if !state_lost.is_empty() {
-        body["state_lost"] = json!({
+    if let Some(lost) = state_lost_json(state_lost) {
+        body["state_lost"] = lost;
+    }
+    body
+}
+
+/// What a reconnect before the request lost, for the answer; `None` when nothing.
+pub(super) fn state_lost_json(state_lost: StateKinds) -> Option<Value> {
+    (!state_lost.is_empty()).then(|| {
+        json!({
             "kinds": state_lost,
             "message": format!(
                 "The database connection had been lost and pgdoor opened a new one; what the old one held is gone: {state_lost}. Set it up again if you need it."
             ),
-        });
-    }
-    body
+        })
+    })
 }
 
 /// The query of a download link. pgweb's frontend opens editor downloads as

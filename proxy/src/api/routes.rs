@@ -80,6 +80,10 @@ pub enum OnSession {
     Indexes,
     /// A table's constraints.
     Constraints,
+    /// Whether and how a table's rows can be edited.
+    Editing,
+    /// Apply row changes.
+    Changes,
 }
 
 /// One route: the methods it answers (HEAD goes with GET) and its path, with
@@ -137,6 +141,8 @@ pub const ROUTES: &[Route] = &[
     route!(GET, "/api/tables/{table}/info", Endpoint::OnSession(OnSession::TableInfo)),
     route!(GET, "/api/tables/{table}/indexes", Endpoint::OnSession(OnSession::Indexes)),
     route!(GET, "/api/tables/{table}/constraints", Endpoint::OnSession(OnSession::Constraints)),
+    route!(GET, "/api/tables/{table}/editing", Endpoint::OnSession(OnSession::Editing)),
+    route!(POST, "/api/tables/{table}/changes", Endpoint::OnSession(OnSession::Changes)),
 ];
 
 /// Why no route answered.

@@ -5,6 +5,7 @@
 //! resource into a connection's settings; the [`Registry`] holds the live
 //! sessions and their limits; the [`Reaper`] ends them.
 
+mod apply;
 mod connector;
 mod downloads;
 mod id;
@@ -35,7 +36,9 @@ pub use registry::{LimitError, Registry};
 pub use state::StateKinds;
 pub use task::Limits;
 use task::{CatalogRead, Command, Task};
-pub use work::{CHUNK, Loss, LossCause, Mode, Output, Ran, RowEncoder, SessionError, Statement, humanize};
+pub use work::{
+    Applied, CHUNK, ChangeSet, Loss, LossCause, Mode, Output, Ran, RowEncoder, SessionError, Statement, Step, humanize,
+};
 
 /// The most statements kept in a session's history.
 const HISTORY: usize = 500;
@@ -220,6 +223,20 @@ impl Session {
         self.touch();
         let (reply, answer) = oneshot::channel();
         self.send(Command::Run { statement, renewal, reply }).await?;
+        answer.await.map_err(|_| SessionError::Ended)?
+    }
+
+    /// Applies row changes on the editor connection, in a transaction of
+    /// their own; also says what session state a reconnect lost first.
+    /// Dropping the future cancels them (nothing is applied).
+    pub async fn apply(
+        &self,
+        changes: ChangeSet,
+        renewal: Option<Grant>,
+    ) -> Result<(Applied, StateKinds), SessionError> {
+        self.touch();
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Apply { changes, renewal, reply }).await?;
         answer.await.map_err(|_| SessionError::Ended)?
     }
 

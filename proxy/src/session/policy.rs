@@ -50,6 +50,8 @@ pub struct Policy {
     pub lifetime: Option<Duration>,
     /// Results, tables and dumps may be downloaded.
     pub downloads: bool,
+    /// Rows may be changed from the table view (writable sessions only).
+    pub edits: bool,
     /// Set on every connection when it opens (`set_config`).
     pub settings: BTreeMap<String, String>,
     /// Shown as a banner (`production`, `staging`, ...).
@@ -69,6 +71,7 @@ impl Policy {
             idle_timeout: shortest(caps.idle_timeout, asked.idle_timeout),
             lifetime: shortest(caps.lifetime, asked.lifetime),
             downloads: asked.downloads,
+            edits: asked.edits,
             settings: asked.settings.clone(),
             environment: asked.environment.clone(),
             timeout_on_connection: asked.statement_timeout.is_some(),
@@ -85,6 +88,7 @@ impl Policy {
             "idle_timeout": seconds(self.idle_timeout),
             "lifetime": seconds(self.lifetime),
             "downloads": self.downloads,
+            "edits": self.edits,
             "settings": self.settings,
             "environment": self.environment,
         })

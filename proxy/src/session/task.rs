@@ -19,9 +19,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Shared;
+use super::apply;
 use super::connector::{Connector, Grant};
 use super::state::{PROBE, StateKinds, may_change_state, may_end_transaction};
-use super::work::{Loss, LossCause, Mode, Output, Ran, SessionError, Statement, StreamSink};
+use super::work::{Applied, ChangeSet, Loss, LossCause, Mode, Output, Ran, SessionError, Statement, StreamSink};
 use crate::pg::{self, BinaryCodec, CancelToken, Collector, Connection, ResultSet, Sink, TransactionStatus};
 
 /// How long a cancelled statement may take to stop before its server
@@ -43,6 +44,12 @@ pub struct Limits {
 pub(super) enum Command {
     /// Run the person's SQL on the editor connection.
     Run { statement: Statement, renewal: Option<Grant>, reply: oneshot::Sender<Result<Ran, SessionError>> },
+    /// Apply row changes on the editor connection.
+    Apply {
+        changes: ChangeSet,
+        renewal: Option<Grant>,
+        reply: oneshot::Sender<Result<(Applied, StateKinds), SessionError>>,
+    },
     /// Run one of pgdoor's own reads on the catalog connection.
     Catalog { read: CatalogRead, renewal: Option<Grant> },
     /// Close both connections and end.
@@ -166,6 +173,14 @@ impl Task {
                         let _ = reply.send(Err(SessionError::Busy));
                     } else {
                         self.start_editor(|job| job.statement(statement, reply));
+                    }
+                }
+                Event::Command(Some(Command::Apply { changes, renewal, reply })) => {
+                    self.renew(renewal);
+                    if self.editor_job.is_some() {
+                        let _ = reply.send(Err(SessionError::Busy));
+                    } else {
+                        self.start_editor(|job| job.changes(changes, reply));
                     }
                 }
                 Event::Command(Some(Command::Catalog { read, renewal })) => {
@@ -342,6 +357,83 @@ impl EditorJob {
             let _ = reply.send(result);
             job.after
         })
+    }
+
+    fn changes(
+        self,
+        changes: ChangeSet,
+        mut reply: oneshot::Sender<Result<(Applied, StateKinds), SessionError>>,
+    ) -> Job<EditorAfter> {
+        Box::pin(async move {
+            let mut job = self;
+            let result = job.apply(changes, &mut reply).await;
+            job.shared.set_transaction(job.after.status);
+            let _ = reply.send(result);
+            job.after
+        })
+    }
+
+    /// A change set in a transaction of its own; never inside the person's
+    /// open transaction (it would commit or roll back with it, unseen).
+    async fn apply(
+        &mut self,
+        changes: ChangeSet,
+        reply: &mut oneshot::Sender<Result<(Applied, StateKinds), SessionError>>,
+    ) -> Result<(Applied, StateKinds), SessionError> {
+        let (_, state_lost) = self.ready().await?;
+        if self.after.status != TransactionStatus::Idle {
+            return Err(SessionError::TransactionOpen);
+        }
+        let conn = self.after.conn.as_mut().expect("ready() connected");
+        let token = conn.cancel_token().clone();
+        self.shared.set_running(Some(token.clone()));
+        let limit = self.grant.policy.statement_timeout;
+        let (codec, max_bytes) = (self.limits.codec, self.grant.policy.max_result_bytes);
+        let mut commit_sent = false;
+        let work = apply::transaction(conn, &changes.steps, codec, max_bytes, &mut commit_sent);
+        let finish = supervise(&token, limit, reply.closed(), work).await;
+        self.shared.set_running(None);
+        let result = match finish {
+            Finish::Stopped(Stop::Timeout(limit), Ok(Applied::Failed { .. })) => {
+                self.settle(false).await;
+                return Err(SessionError::Timeout { limit, ended: false, lost: None });
+            }
+            Finish::Done(result) | Finish::Stopped(_, result) => result,
+            Finish::Ended(stop) => {
+                self.after.conn = None;
+                self.shared.set_editor_pid(None);
+                end_backend(&self.connector, &self.grant, token.process_id()).await;
+                let lost = Loss {
+                    cause: LossCause::Ended,
+                    transaction: false,
+                    outcome_unknown: commit_sent,
+                    state: std::mem::take(&mut self.after.state),
+                };
+                self.after.status = TransactionStatus::Idle;
+                return Err(match stop {
+                    Stop::Timeout(limit) => SessionError::Timeout { limit, ended: true, lost: Some(lost) },
+                    Stop::Left => SessionError::Ended,
+                });
+            }
+        };
+        match result {
+            Ok(applied) => {
+                self.settle(false).await;
+                Ok((applied, state_lost))
+            }
+            Err(e) if e.is_connection_lost() => {
+                self.after.conn = None;
+                self.shared.set_editor_pid(None);
+                self.after.status = TransactionStatus::Idle;
+                let state = std::mem::take(&mut self.after.state);
+                let cause = LossCause::ConnectionLost(e.to_string());
+                Err(SessionError::Lost(Loss { cause, transaction: false, outcome_unknown: commit_sent, state }))
+            }
+            Err(e) => {
+                self.settle(false).await;
+                Err(SessionError::Failed(e))
+            }
+        }
     }
 
     async fn run(

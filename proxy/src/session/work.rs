@@ -36,6 +36,41 @@ pub struct Statement {
     pub history: bool,
 }
 
+/// Row changes applied together, in a transaction of their own: all of
+/// them, or none when one fails or finds its row changed by someone else.
+#[derive(Debug, Clone)]
+pub struct ChangeSet {
+    /// The statements, in order.
+    pub steps: Vec<Step>,
+}
+
+/// One statement of a [`ChangeSet`].
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The statement, with `$1`, `$2`, ... for its values.
+    pub sql: String,
+    /// Values bound as text, their types inferred by the server; `None` is NULL.
+    pub params: Vec<Option<String>>,
+    /// It must touch a row: none touched means the row changed meanwhile.
+    pub needs_row: bool,
+}
+
+/// How a change set ended (the connection survived).
+#[derive(Debug)]
+pub enum Applied {
+    /// Committed; each step's result (its `RETURNING` rows), in order.
+    Committed(Vec<ResultSet>),
+    /// Rolled back: these steps found no row to change.
+    Conflict(Vec<usize>),
+    /// Rolled back: this step failed (the step count for the COMMIT itself).
+    Failed {
+        /// The step.
+        at: usize,
+        /// Why.
+        error: pg::Error,
+    },
+}
+
 /// Where a statement's rows go.
 pub enum Output {
     /// Kept in memory, up to `max_rows` rows per result set and about
@@ -191,6 +226,9 @@ pub enum SessionError {
     /// No connection could be opened.
     #[error(transparent)]
     Connect(#[from] ConnectError),
+    /// Changes need the editor connection outside a transaction.
+    #[error("a transaction is open on the editor connection")]
+    TransactionOpen,
 }
 
 impl Loss {

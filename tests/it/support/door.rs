@@ -195,6 +195,12 @@ impl Browser {
         self.send(request).await
     }
 
+    /// POST `/api/<path>` with a JSON body.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Answer {
+        let request = self.client.post(format!("{}/api/{path}", self.base)).json(body);
+        self.send(request).await
+    }
+
     /// Runs SQL through `/api/query`.
     pub async fn query(&self, sql: &str) -> Answer {
         self.post("query", &[("query", sql)]).await
