@@ -57,7 +57,8 @@ async fn every_documented_operation_answers_as_documented() {
             .header("x-session-id", tab.session.clone().unwrap())
             .header("cookie", tab.cookie.clone().unwrap());
         if path.ends_with("/changes") {
-            request = request.json(&serde_json::json!({"changes": [{"op": "insert", "values": {"id": 2}}], "dry_run": true}));
+            request =
+                request.json(&serde_json::json!({"changes": [{"op": "insert", "values": {"id": 2}}], "dry_run": true}));
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
