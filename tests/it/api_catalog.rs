@@ -149,8 +149,12 @@ async fn rows_page_sort_and_filter_with_every_operator() {
     assert_eq!(page.status, 200, "{}", page.body);
     assert_eq!(
         page.body["pagination"],
-        json!({"rows_count": 250, "estimated": false, "page": 3, "pages_count": 25, "per_page": 10})
+        json!({"rows_count": 250, "estimated": false, "page": 3, "pages_count": 25, "per_page": 10, "has_more": true})
     );
+    let last = tab.get("tables/shop.customers/rows?limit=10&offset=240&sort_column=id").await;
+    assert_eq!(last.body["pagination"]["has_more"], false, "{}", last.body["pagination"]);
+    assert_eq!(last.body["rows"].as_array().unwrap().len(), 10);
+    assert_eq!(last.body["stats"]["rows_count"], 10);
     assert_eq!(page.body["rows"][0][0], 230);
     assert_eq!(page.body["rows"].as_array().unwrap().len(), 10);
 
@@ -325,4 +329,31 @@ async fn big_tables_page_on_the_planners_estimate_and_say_so() {
     let filtered = tab.get("tables/big/rows?filter_column=id&filter_op=less&filter_value=1001").await.body;
     assert_eq!(filtered["pagination"]["estimated"], false);
     assert_eq!(filtered["pagination"]["rows_count"], 1000);
+}
+
+#[tokio::test]
+async fn a_low_estimate_never_hides_the_real_last_page() {
+    let c = tls_cluster();
+    let db = c.create_database(roles::TRUST);
+    // Analyzed at 100,000 rows, then 5,000 more: the planner still says 100,000.
+    c.admin_sql_in(
+        &db,
+        "SET ROLE trust_user; CREATE TABLE big AS SELECT g AS id FROM generate_series(1, 100000) g;
+         ALTER TABLE big SET (autovacuum_enabled = false); ANALYZE big;
+         INSERT INTO big SELECT g FROM generate_series(100001, 105000) g;",
+    );
+    let (_door, tab) = tab_for(&db).await;
+    let first = tab.get("tables/public.big/rows?limit=100").await.body;
+    assert_eq!(first["pagination"]["estimated"], true, "{}", first["pagination"]);
+    assert_eq!(first["pagination"]["rows_count"], 100000);
+    // The page the estimate calls last has a next one, and so on to the real end.
+    let at_estimate = tab.get("tables/public.big/rows?limit=100&offset=99900&sort_column=id").await.body;
+    assert_eq!(at_estimate["pagination"]["has_more"], true);
+    assert_eq!(at_estimate["pagination"]["pages_count"], 1001);
+    let real_last = tab.get("tables/public.big/rows?limit=100&offset=104900&sort_column=id").await.body;
+    assert_eq!(real_last["rows"].as_array().unwrap().len(), 100);
+    assert_eq!(real_last["rows"][99][0], 105000);
+    assert_eq!(real_last["pagination"]["has_more"], false);
+    assert_eq!(real_last["pagination"]["page"], 1050);
+    assert_eq!(real_last["pagination"]["pages_count"], 1050);
 }

@@ -107,10 +107,11 @@ impl Page {
         Ok(Page { table, condition, order, value, raw_where: raw_where.is_some(), limit, offset })
     }
 
-    /// The page's SELECT.
+    /// The page's SELECT, asking one row past the page to learn whether
+    /// there is more (an estimate may say there is not).
     pub fn select(&self) -> String {
         let Page { table, condition, order, limit, offset, .. } = self;
-        format!("SELECT * FROM {}{condition}{order} LIMIT {limit} OFFSET {offset}", table.quoted())
+        format!("SELECT * FROM {}{condition}{order} LIMIT {} OFFSET {offset}", table.quoted(), limit.saturating_add(1))
     }
 }
 
@@ -132,8 +133,11 @@ pub async fn rows(app: &App, session: &Arc<Session>, request: &Request, raw: &st
     // A table that is not there is a 404, as on the other table routes.
     let missing = |e: ApiError| e.in_table(&from);
     let (page, count) = if raw_where {
-        let page =
-            last(access::statement(app, session, request, &select, limit as usize, "rows").await.map_err(missing)?);
+        let page = last(
+            access::statement(app, session, request, &select, (limit as usize).saturating_add(1), "rows")
+                .await
+                .map_err(missing)?,
+        );
         let count_sql = format!("SELECT count(*) FROM {from}{condition}");
         let count = last(access::statement(app, session, request, &count_sql, 1, "rows").await?);
         (page, (first_number(&count.rows), false))
@@ -147,15 +151,27 @@ pub async fn rows(app: &App, session: &Arc<Session>, request: &Request, raw: &st
         (page, count)
     };
     let elapsed = started.elapsed();
+    let (page, more) = past_the_page(page, limit as usize);
     let mut body = result_json(page, started_at, elapsed);
     let (count, estimated) = count;
+    let number = offset / limit + 1;
+    // An estimate can be short of the table: a page that has a next one
+    // is never the last, whatever the count says.
     let pages = if count == 0 { 0 } else { (count + limit - 1) / limit };
+    let pages = if more {
+        pages.max(number + 1)
+    } else if estimated {
+        pages.max(number)
+    } else {
+        pages
+    };
     body["pagination"] = json!({
         "rows_count": count,
         "estimated": estimated,
-        "page": offset / limit + 1,
+        "page": number,
         "pages_count": pages,
         "per_page": limit,
+        "has_more": more,
     });
     Ok(Response::json(200, &body))
 }
@@ -199,6 +215,22 @@ async fn row_count(
     }
     let sql = format!("SELECT count(*) FROM {}{condition}", table.quoted());
     Ok((first_number(&access::catalog(app, session, request, &sql, params).await?.rows), false))
+}
+
+/// Drops the row past the page, saying whether there was one.
+fn past_the_page(mut page: ResultSet, limit: usize) -> (ResultSet, bool) {
+    let more = page.rows.len() > limit;
+    if more {
+        page.rows.truncate(limit);
+        page.rows_seen = limit as u64;
+        page.truncated = false;
+        page.truncated_at_bytes = false;
+        if let Some(completion) = page.completion.as_mut() {
+            completion.rows_affected = Some(limit as u64);
+            completion.tag = format!("SELECT {limit}");
+        }
+    }
+    (page, more)
 }
 
 /// The result set that matters of a single statement.

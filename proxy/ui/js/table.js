@@ -109,7 +109,7 @@ async function rows(body, object, path) {
   const pager = h('div', { class: 'pager' },
     h('button', { onclick: () => go(page - 1), disabled: page <= 1, 'aria-label': 'Previous page' }, '‹'),
     h('span', { 'aria-live': 'polite' }, `Page ${count(page)} of ${count(Math.max(p.pages_count, 1))} · ${total}`),
-    h('button', { onclick: () => go(page + 1), disabled: page >= p.pages_count, 'aria-label': 'Next page' }, '›'),
+    h('button', { onclick: () => go(page + 1), disabled: !p.has_more, 'aria-label': 'Next page' }, '›'),
     h('label', {}, 'Per page ', h('select', {
       onchange: (e) => { state.perPage = Number(e.target.value); state.page = 1; save(); rows(body, object, path); },
     }, PAGE_SIZES.map((n) => h('option', { value: n, selected: n === perPage }, String(n))))));
