@@ -43,13 +43,9 @@ pub struct Limits {
 /// A request to the task.
 pub(super) enum Command {
     /// Run the person's SQL on the editor connection.
-    Run { statement: Statement, renewal: Option<Grant>, reply: oneshot::Sender<Result<Ran, SessionError>> },
+    Run { statement: Statement, renewal: Option<Grant>, reply: Reply<Ran> },
     /// Apply row changes on the editor connection.
-    Apply {
-        changes: ChangeSet,
-        renewal: Option<Grant>,
-        reply: oneshot::Sender<Result<(Applied, StateKinds), SessionError>>,
-    },
+    Apply { changes: ChangeSet, renewal: Option<Grant>, reply: Reply<(Applied, StateKinds)> },
     /// Run one of pgdoor's own reads on the catalog connection.
     Catalog { read: CatalogRead, renewal: Option<Grant> },
     /// Close both connections and end.
@@ -60,10 +56,13 @@ pub(super) enum Command {
 pub(super) struct CatalogRead {
     pub sql: String,
     pub params: Vec<Option<String>>,
-    pub reply: oneshot::Sender<Result<ResultSet, SessionError>>,
+    pub reply: Reply<ResultSet>,
 }
 
 type Job<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Where an editor job's answer goes.
+type Reply<T> = oneshot::Sender<Result<T, SessionError>>;
 
 /// The editor connection and what is known about it.
 struct Editor {
@@ -169,19 +168,11 @@ impl Task {
                 }
                 Event::Command(Some(Command::Run { statement, renewal, reply })) => {
                     self.renew(renewal);
-                    if self.editor_job.is_some() {
-                        let _ = reply.send(Err(SessionError::Busy));
-                    } else {
-                        self.start_editor(|job| job.statement(statement, reply));
-                    }
+                    self.start_unless_busy(reply, |job, reply| job.statement(statement, reply));
                 }
                 Event::Command(Some(Command::Apply { changes, renewal, reply })) => {
                     self.renew(renewal);
-                    if self.editor_job.is_some() {
-                        let _ = reply.send(Err(SessionError::Busy));
-                    } else {
-                        self.start_editor(|job| job.changes(changes, reply));
-                    }
+                    self.start_unless_busy(reply, |job, reply| job.changes(changes, reply));
                 }
                 Event::Command(Some(Command::Catalog { read, renewal })) => {
                     self.renew(renewal);
@@ -240,6 +231,15 @@ impl Task {
         self.editor.status = TransactionStatus::Idle;
         self.editor.state = StateKinds::NONE;
         self.editor.state_unsure = false;
+    }
+
+    /// Starts a person's editor job, or answers busy while one runs.
+    fn start_unless_busy<T>(&mut self, reply: Reply<T>, work: impl FnOnce(EditorJob, Reply<T>) -> Job<EditorAfter>) {
+        if self.editor_job.is_some() {
+            let _ = reply.send(Err(SessionError::Busy));
+        } else {
+            self.start_editor(|job| work(job, reply));
+        }
     }
 
     fn start_editor(&mut self, work: impl FnOnce(EditorJob) -> Job<EditorAfter>) {
@@ -345,32 +345,37 @@ impl Task {
 }
 
 impl EditorJob {
-    fn statement(
-        self,
-        statement: Statement,
-        mut reply: oneshot::Sender<Result<Ran, SessionError>>,
-    ) -> Job<EditorAfter> {
+    fn statement(self, statement: Statement, mut reply: Reply<Ran>) -> Job<EditorAfter> {
         Box::pin(async move {
             let mut job = self;
             let result = job.run(statement, &mut reply).await;
-            job.shared.set_transaction(job.after.status);
-            let _ = reply.send(result);
-            job.after
+            job.answer(reply, result)
         })
     }
 
-    fn changes(
-        self,
-        changes: ChangeSet,
-        mut reply: oneshot::Sender<Result<(Applied, StateKinds), SessionError>>,
-    ) -> Job<EditorAfter> {
+    fn changes(self, changes: ChangeSet, mut reply: Reply<(Applied, StateKinds)>) -> Job<EditorAfter> {
         Box::pin(async move {
             let mut job = self;
             let result = job.apply(changes, &mut reply).await;
-            job.shared.set_transaction(job.after.status);
-            let _ = reply.send(result);
-            job.after
+            job.answer(reply, result)
         })
+    }
+
+    /// Publishes the transaction state, answers, and hands the connection back.
+    fn answer<T>(self, reply: Reply<T>, result: Result<T, SessionError>) -> EditorAfter {
+        self.shared.set_transaction(self.after.status);
+        let _ = reply.send(result);
+        self.after
+    }
+
+    /// The editor connection is gone: forgotten, outside any transaction;
+    /// returns the session state it held.
+    fn forget_connection(&mut self) -> StateKinds {
+        self.after.conn = None;
+        self.shared.set_editor_pid(None);
+        self.after.status = TransactionStatus::Idle;
+        self.after.state_unsure = false;
+        std::mem::take(&mut self.after.state)
     }
 
     /// A change set in a transaction of its own; never inside the person's
@@ -378,7 +383,7 @@ impl EditorJob {
     async fn apply(
         &mut self,
         changes: ChangeSet,
-        reply: &mut oneshot::Sender<Result<(Applied, StateKinds), SessionError>>,
+        reply: &mut Reply<(Applied, StateKinds)>,
     ) -> Result<(Applied, StateKinds), SessionError> {
         let (_, state_lost) = self.ready().await?;
         if self.after.status != TransactionStatus::Idle {
@@ -400,16 +405,9 @@ impl EditorJob {
             }
             Finish::Done(result) | Finish::Stopped(_, result) => result,
             Finish::Ended(stop) => {
-                self.after.conn = None;
-                self.shared.set_editor_pid(None);
+                let state = self.forget_connection();
                 end_backend(&self.connector, &self.grant, token.process_id()).await;
-                let lost = Loss {
-                    cause: LossCause::Ended,
-                    transaction: false,
-                    outcome_unknown: commit_sent,
-                    state: std::mem::take(&mut self.after.state),
-                };
-                self.after.status = TransactionStatus::Idle;
+                let lost = Loss { cause: LossCause::Ended, transaction: false, outcome_unknown: commit_sent, state };
                 return Err(match stop {
                     Stop::Timeout(limit) => SessionError::Timeout { limit, ended: true, lost: Some(lost) },
                     Stop::Left => SessionError::Ended,
@@ -422,10 +420,7 @@ impl EditorJob {
                 Ok((applied, state_lost))
             }
             Err(e) if e.is_connection_lost() => {
-                self.after.conn = None;
-                self.shared.set_editor_pid(None);
-                self.after.status = TransactionStatus::Idle;
-                let state = std::mem::take(&mut self.after.state);
+                let state = self.forget_connection();
                 let cause = LossCause::ConnectionLost(e.to_string());
                 Err(SessionError::Lost(Loss { cause, transaction: false, outcome_unknown: commit_sent, state }))
             }
@@ -436,11 +431,7 @@ impl EditorJob {
         }
     }
 
-    async fn run(
-        &mut self,
-        statement: Statement,
-        reply: &mut oneshot::Sender<Result<Ran, SessionError>>,
-    ) -> Result<Ran, SessionError> {
+    async fn run(&mut self, statement: Statement, reply: &mut Reply<Ran>) -> Result<Ran, SessionError> {
         let (reconnected, state_lost) = self.ready().await?;
         let Statement { sql, params, mode, read_only, output, history } = statement;
         let text = Text { sql, params, mode };
@@ -487,13 +478,9 @@ impl EditorJob {
                 other => other,
             },
             Finish::Ended(stop) => {
-                let pid = token.process_id();
-                self.after.conn = None;
-                self.shared.set_editor_pid(None);
-                end_backend(&self.connector, &self.grant, pid).await;
-                let lost = lost(LossCause::Ended, status_before, self.after.state);
-                self.after.status = TransactionStatus::Idle;
-                self.after.state = StateKinds::NONE;
+                let state = self.forget_connection();
+                end_backend(&self.connector, &self.grant, token.process_id()).await;
+                let lost = lost(LossCause::Ended, status_before, state);
                 return match stop {
                     Stop::Timeout(limit) => Err(SessionError::Timeout { limit, ended: true, lost }),
                     // Nobody is listening; the next request is told.
@@ -506,8 +493,7 @@ impl EditorJob {
         };
         match result {
             Err(e) if e.is_connection_lost() => {
-                self.after.conn = None;
-                self.shared.set_editor_pid(None);
+                let state = self.forget_connection();
                 // A read-only statement ran in a transaction of its own that
                 // could not commit anything; a write may have committed.
                 let committing = matches!(access, Access::Write)
@@ -516,10 +502,8 @@ impl EditorJob {
                     cause: LossCause::ConnectionLost(e.to_string()),
                     transaction: status_before != TransactionStatus::Idle && !committing,
                     outcome_unknown: committing,
-                    state: self.after.state,
+                    state,
                 };
-                self.after.status = TransactionStatus::Idle;
-                self.after.state = StateKinds::NONE;
                 Err(SessionError::Lost(loss))
             }
             Err(e) => {
@@ -564,13 +548,9 @@ impl EditorJob {
             && !conn.check_alive().await
         {
             let reason = conn.lost_reason().unwrap_or_else(|| "the server closed the connection".into());
-            self.after.conn = None;
-            self.shared.set_editor_pid(None);
-            let loss = lost(LossCause::ConnectionLost(reason), self.after.status, self.after.state);
-            self.after.status = TransactionStatus::Idle;
-            self.after.state = StateKinds::NONE;
-            self.after.state_unsure = false;
-            if let Some(loss) = loss {
+            let status = self.after.status;
+            let state = self.forget_connection();
+            if let Some(loss) = lost(LossCause::ConnectionLost(reason), status, state) {
                 if loss.transaction {
                     return Err(SessionError::TransactionLost(loss));
                 }
