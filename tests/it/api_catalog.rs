@@ -181,6 +181,67 @@ async fn rows_page_sort_and_filter_with_every_operator() {
     assert_eq!(raw["pagination"]["rows_count"], 2);
 }
 
+/// The rows route's path for `filters` (a JSON array of conditions).
+fn filtered(filters: Value) -> String {
+    format!("tables/shop.customers/rows?limit=1000&sort_column=id&filters={}", encode(&filters.to_string()))
+}
+
+#[tokio::test]
+async fn several_filter_conditions_are_joined_by_and() {
+    let db = seeded();
+    let (_door, tab) = tab_for(&db).await;
+    let both = tab
+        .get(&filtered(json!([
+            {"column": "score", "op": "equal", "value": "3"},
+            {"column": "id", "op": "less", "value": "100"},
+            {"column": "email", "op": "not_null"},
+        ])))
+        .await;
+    assert_eq!(both.status, 200, "{}", both.body);
+    let ids: Vec<i64> = both.body["rows"].as_array().unwrap().iter().map(|r| r[0].as_i64().unwrap()).collect();
+    assert_eq!(ids, [3, 13, 23, 33, 43, 53, 63, 73, 83, 93]);
+    assert_eq!(both.body["pagination"]["rows_count"], 10);
+    // The same column twice: a range.
+    let range = tab
+        .get(&filtered(json!([
+            {"column": "id", "op": "greater_eq", "value": "5"},
+            {"column": "id", "op": "less_eq", "value": "8"},
+            {"column": "email", "op": "null"},
+        ])))
+        .await;
+    assert_eq!(range.body["rows"].as_array().unwrap().len(), 1, "{}", range.body);
+    assert_eq!(range.body["rows"][0][0], 7);
+    // The export of the same selection holds exactly those rows.
+    let csv = tab
+        .get(&format!(
+            "{}&format=csv",
+            filtered(
+                json!([{"column": "score", "op": "equal", "value": "3"}, {"column": "id", "op": "less", "value": "30"}])
+            )
+        ))
+        .await;
+    assert_eq!(csv.status, 200);
+    let text = csv.body.as_str().unwrap();
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(text.lines().nth(1).unwrap().starts_with("3,customer 3,"), "{text}");
+
+    for (bad, says) in [
+        ("[]", "1 to 20 conditions"),
+        ("{\"column\": \"id\"}", "JSON array"),
+        ("[{\"column\": \"id\", \"op\": \"regex\", \"value\": \"1\"}]", "\"regex\" is unknown"),
+        ("[{\"column\": \"\", \"op\": \"null\"}]", "needs a column"),
+        ("[{\"column\": \"id\", \"op\": \"null\", \"sql\": \"1=1\"}]", "unknown field"),
+    ] {
+        let answer = tab.get(&format!("tables/shop.customers/rows?filters={}", encode(bad))).await;
+        assert_eq!(answer.status, 400, "{bad}: {}", answer.body);
+        assert!(answer.body["error"].as_str().unwrap().contains(says), "{bad}: {}", answer.body);
+    }
+    let many = json!((0..21).map(|_| json!({"column": "id", "op": "not_null"})).collect::<Vec<_>>());
+    assert_eq!(tab.get(&filtered(many)).await.status, 400);
+    let mixed = format!("{}&filter_column=id&filter_op=null", filtered(json!([{"column": "id", "op": "not_null"}])));
+    assert!(tab.get(&mixed).await.body["error"].as_str().unwrap().contains("not both"));
+}
+
 #[tokio::test]
 async fn injection_through_every_parameter_stays_data() {
     let db = seeded();
@@ -198,6 +259,18 @@ async fn injection_through_every_parameter_stays_data() {
         ))
         .await;
     assert_eq!(by_column.status, 400);
+    let through_filters = tab
+        .get(&filtered(json!([
+            {"column": "name", "op": "equal", "value": attack},
+            {"column": "id\" IS NULL OR 1=1; DROP TABLE shop.orders; --", "op": "null"},
+        ])))
+        .await;
+    assert_eq!(through_filters.status, 400, "{}", through_filters.body);
+    let values = tab
+        .get(&filtered(json!([{"column": "name", "op": "like", "value": attack}, {"column": "id", "op": "less", "value": "1) OR (1=1"}])))
+        .await;
+    assert_eq!(values.status, 400, "a value is one typed parameter: {}", values.body);
+    assert_eq!(values.body["db_error"]["code"], "22P02", "{}", values.body);
     assert_eq!(by_column.body["db_error"]["code"], "42703");
     let by_sort = tab
         .get(&format!("tables/shop.customers/rows?sort_column={}", encode("id\"; DROP TABLE shop.orders; --")))
@@ -356,4 +429,9 @@ async fn a_low_estimate_never_hides_the_real_last_page() {
     assert_eq!(real_last["pagination"]["has_more"], false);
     assert_eq!(real_last["pagination"]["page"], 1050);
     assert_eq!(real_last["pagination"]["pages_count"], 1050);
+    // Asked for, the count is exact, and the pages follow it.
+    let exact = tab.get("tables/public.big/rows?limit=100&count=exact").await.body;
+    assert_eq!(exact["pagination"]["estimated"], false, "{}", exact["pagination"]);
+    assert_eq!(exact["pagination"]["rows_count"], 105000);
+    assert_eq!(exact["pagination"]["pages_count"], 1050);
 }

@@ -1,13 +1,15 @@
 //! `GET /api/tables/:table/rows`: a page of rows with sort and filter, and
 //! `explain` / `analyze`.
 //!
-//! Two kinds of filter: pgdoor's structured one (`filter_column`,
-//! `filter_op`, `filter_value`), whose value is bound as a parameter and whose
-//! column is quoted; and pgweb's raw `where` fragment, which is SQL the person
+//! Two kinds of filter: pgdoor's structured one, conditions joined by AND
+//! whose values are bound as parameters and whose columns are quoted (one as
+//! `filter_column`, `filter_op`, `filter_value`, as pgweb; several as the JSON
+//! array `filters`); and pgweb's raw `where` fragment, which is SQL the person
 //! typed and runs as such (editor connection, one statement, read-only rules).
 
 use std::time::Instant;
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -27,22 +29,35 @@ use crate::session::{Ran, Session};
 /// Planner estimates at least this large are shown instead of counting (as pgweb).
 const ESTIMATE_FROM: i64 = 100_000;
 
-/// The structured filter operators (pgweb's frontend offers the same list).
+/// Conditions one `filters` parameter may hold.
+const MAX_CONDITIONS: usize = 20;
+
+/// The structured filter operators (pgweb's frontend offers the same list):
+/// the SQL after the column, and whether a value follows it.
 fn operator(name: &str) -> Option<(&'static str, bool)> {
-    // (SQL after the column, takes a value)
     Some(match name {
-        "equal" => ("= $1", true),
-        "not_equal" => ("<> $1", true),
-        "greater" => ("> $1", true),
-        "greater_eq" => (">= $1", true),
-        "less" => ("< $1", true),
-        "less_eq" => ("<= $1", true),
-        "like" => ("::text LIKE $1", true),
-        "ilike" => ("::text ILIKE $1", true),
+        "equal" => ("=", true),
+        "not_equal" => ("<>", true),
+        "greater" => (">", true),
+        "greater_eq" => (">=", true),
+        "less" => ("<", true),
+        "less_eq" => ("<=", true),
+        "like" => ("::text LIKE", true),
+        "ilike" => ("::text ILIKE", true),
         "null" => ("IS NULL", false),
         "not_null" => ("IS NOT NULL", false),
         _ => return None,
     })
+}
+
+/// One condition of the structured filter, as `filters` spells it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Condition {
+    column: String,
+    op: String,
+    #[serde(default)]
+    value: Option<String>,
 }
 
 fn number(request: &Request, name: &str, default: i64) -> Result<i64, ApiError> {
@@ -61,8 +76,8 @@ pub struct Page {
     pub condition: String,
     /// ` ORDER BY …`, or empty.
     pub order: String,
-    /// The structured filter's value, bound as `$1`.
-    pub value: Option<String>,
+    /// The structured filter's values, bound as `$1`, `$2`, ….
+    pub values: Vec<String>,
     /// The condition is pgweb's raw `where` fragment.
     pub raw_where: bool,
     /// Rows per page, at most the row cap.
@@ -94,17 +109,17 @@ impl Page {
                 format!(" ORDER BY {} {direction}", quote_ident(&column))
             }
         };
-        let (filter, value) = structured_filter(request)?;
+        let (filter, values) = structured_filter(request)?;
         let raw_where = request.param("where").filter(|w| !w.trim().is_empty());
         let condition = match (&filter, &raw_where) {
             (Some(_), Some(_)) => {
-                return Err(ApiError::BadParam("give either where or filter_column, not both".into()));
+                return Err(ApiError::BadParam("give either where or a structured filter, not both".into()));
             }
             (Some(f), None) => format!(" WHERE {f}"),
             (None, Some(w)) => format!(" WHERE {w}"),
             (None, None) => String::new(),
         };
-        Ok(Page { table, condition, order, value, raw_where: raw_where.is_some(), limit, offset })
+        Ok(Page { table, condition, order, values, raw_where: raw_where.is_some(), limit, offset })
     }
 
     /// The page's SELECT, asking one row past the page to learn whether
@@ -119,15 +134,15 @@ impl Page {
 pub async fn rows(app: &App, session: &Arc<Session>, request: &Request, raw: &str) -> Result<Response, ApiError> {
     let page = Page::plan(request, raw, session.policy.max_rows)?;
     let select = page.select();
-    let Page { table, condition, order, value, raw_where, limit, offset } = page;
+    let Page { table, condition, order, values, raw_where, limit, offset } = page;
     let from = table.quoted();
     let started_at = OffsetDateTime::now_utc();
     let started = Instant::now();
-    let params: Vec<Option<&str>> = value.as_deref().map(Some).into_iter().collect();
+    let params: Vec<Option<&str>> = values.iter().map(|v| Some(v.as_str())).collect();
     if let Some(format) = Format::from_request(request)? {
         // The whole table as on screen: the same filter and order, no page.
         let all = format!("SELECT * FROM {from}{condition}{order}");
-        let params = value.into_iter().map(Some).collect();
+        let params = values.into_iter().map(Some).collect();
         return export::start(app, session, request, all, params, format, "rows", Some(from.clone())).await;
     }
     // A table that is not there is a 404, as on the other table routes.
@@ -147,7 +162,8 @@ pub async fn rows(app: &App, session: &Arc<Session>, request: &Request, raw: &st
         let rows = page.as_ref().map(|p| Some(p.rows_seen)).map_err(ToString::to_string);
         app.recorder().record(&session.subject(), "rows", &select, started.elapsed(), rows);
         let page = page.map_err(missing)?;
-        let count = row_count(app, session, request, &table, &condition, &params).await?;
+        let exact = request.param("count").as_deref() == Some("exact");
+        let count = row_count(app, session, request, &table, &condition, &params, exact).await?;
         (page, count)
     };
     let elapsed = started.elapsed();
@@ -176,21 +192,55 @@ pub async fn rows(app: &App, session: &Arc<Session>, request: &Request, raw: &st
     Ok(Response::json(200, &body))
 }
 
-fn structured_filter(request: &Request) -> Result<(Option<String>, Option<String>), ApiError> {
-    let Some(column) = request.param("filter_column").filter(|c| !c.is_empty()) else {
-        return Ok((None, None));
+/// The structured filter as SQL (`None` without one) and its values in
+/// parameter order: `filter_column` for pgweb's single condition, or
+/// `filters`, a JSON array of `{column, op, value}` joined by AND.
+fn structured_filter(request: &Request) -> Result<(Option<String>, Vec<String>), ApiError> {
+    let single = request.param("filter_column").filter(|c| !c.is_empty());
+    let many = request.param("filters").filter(|f| !f.trim().is_empty());
+    let conditions = match (single, many) {
+        (None, None) => return Ok((None, Vec::new())),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::BadParam("give either filters or filter_column, not both".into()));
+        }
+        (Some(column), None) => vec![Condition {
+            column,
+            op: request.param("filter_op").unwrap_or_default(),
+            value: request.param("filter_value"),
+        }],
+        (None, Some(json)) => {
+            let conditions: Vec<Condition> = serde_json::from_str(&json).map_err(|e| {
+                ApiError::BadParam(format!("filters must be a JSON array of {{column, op, value}}: {e}"))
+            })?;
+            if conditions.is_empty() || conditions.len() > MAX_CONDITIONS {
+                return Err(ApiError::BadParam(format!("filters holds 1 to {MAX_CONDITIONS} conditions")));
+            }
+            conditions
+        }
     };
-    let name = request.param("filter_op").unwrap_or_default();
-    let (sql, takes_value) = operator(&name).ok_or_else(|| {
-        ApiError::BadParam(format!(
-            "filter_op \"{name}\" is unknown (equal, not_equal, greater, greater_eq, less, less_eq, like, ilike, null, not_null)"
-        ))
-    })?;
-    let value = if takes_value { Some(request.param("filter_value").unwrap_or_default()) } else { None };
-    Ok((Some(format!("{} {sql}", quote_ident(&column))), value))
+    let mut parts = Vec::with_capacity(conditions.len());
+    let mut values = Vec::new();
+    for Condition { column, op, value } in conditions {
+        let (sql, takes_value) = operator(&op).ok_or_else(|| {
+            ApiError::BadParam(format!(
+                "filter operator \"{op}\" is unknown (equal, not_equal, greater, greater_eq, less, less_eq, like, ilike, null, not_null)"
+            ))
+        })?;
+        if column.is_empty() {
+            return Err(ApiError::BadParam("a filter condition needs a column".into()));
+        }
+        if takes_value {
+            values.push(value.unwrap_or_default());
+            parts.push(format!("{} {sql} ${}", quote_ident(&column), values.len()));
+        } else {
+            parts.push(format!("{} {sql}", quote_ident(&column)));
+        }
+    }
+    Ok((Some(parts.join(" AND ")), values))
 }
 
-/// The planner's estimate for a big unfiltered table (flagged `true`), else an exact count.
+/// The planner's estimate for a big unfiltered table (flagged `true`), else
+/// an exact count; `exact` always counts.
 async fn row_count(
     app: &App,
     session: &Session,
@@ -198,8 +248,9 @@ async fn row_count(
     table: &TableRef,
     condition: &str,
     params: &[Option<&str>],
+    exact: bool,
 ) -> Result<(i64, bool), ApiError> {
-    if condition.is_empty() {
+    if condition.is_empty() && !exact {
         let estimate = access::catalog(
             app,
             session,
