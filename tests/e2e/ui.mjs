@@ -108,6 +108,13 @@ async function open(context, resource) {
   return page;
 }
 
+/** Waits until the pager shows page `n` and `rest` (" of 3 · 250 rows"). */
+async function onPage(page, n, rest) {
+  await page.locator('.pager', { hasText: rest }).waitFor();
+  const shown = await eventually(async () => (await page.getByLabel('Page number').inputValue()) === String(n));
+  assert.ok(shown, `the pager shows page ${n}${rest}`);
+}
+
 async function runSql(page, sql) {
   await page.locator('.tabs button[data-view=sql]').click();
   await editor(page).fill(sql);
@@ -131,7 +138,7 @@ const scenarios = {
 
     await item(page, 'customers').click();
     const cells = page.locator('.grid-body .grid-row:first-child .cell');
-    await page.getByText('Page 1 of 3 · 250 rows').waitFor();
+    await onPage(page, 1, ' of 3 · 250 rows');
     assert.equal(await cells.nth(0).textContent(), '1');
     await shot(page, 'rows');
     await page.getByRole('button', { name: 'Sort by id' }).click();
@@ -139,21 +146,21 @@ const scenarios = {
     await page.locator('.grid-body .grid-row:first-child .cell', { hasText: '250' }).first().waitFor();
     assert.equal(await page.locator('[role=columnheader][aria-sort=descending]').count(), 1);
     await page.getByRole('button', { name: 'Next page' }).click();
-    await page.getByText('Page 2 of 3 · 250 rows').waitFor();
+    await onPage(page, 2, ' of 3 · 250 rows');
     assert.equal(await cells.nth(0).textContent(), '150');
     await page.getByLabel('Per page').selectOption('50');
-    await page.getByText('Page 1 of 5 · 250 rows').waitFor();
+    await onPage(page, 1, ' of 5 · 250 rows');
 
     await page.getByLabel('Filter column').selectOption('name');
     await page.getByLabel('Filter operator').selectOption('ilike');
     await page.getByLabel('Filter value').fill('%r 1_');
     await page.getByRole('button', { name: 'Apply' }).click();
-    await page.getByText('Page 1 of 1 · 10 rows').waitFor();
+    await onPage(page, 1, ' of 1 · 10 rows');
     await page.getByLabel('Filter operator').selectOption('null');
     assert.equal(await page.getByLabel('Filter value').isHidden(), true);
     await page.getByLabel('Filter column').selectOption('email');
     await page.getByRole('button', { name: 'Apply' }).click();
-    await page.getByText('Page 1 of 1 · 1 row').waitFor();
+    await onPage(page, 1, ' of 1 · 1 row');
     assert.equal(await page.locator('.grid-body .cell.null').first().textContent(), 'NULL');
     await page.getByRole('button', { name: 'Clear' }).click();
     await page.getByText('· 250 rows').waitFor();
@@ -263,7 +270,7 @@ const scenarios = {
     await page.getByLabel('Filter operator').selectOption('ilike');
     await page.getByLabel('Filter value').fill('%r 1_');
     await page.getByRole('button', { name: 'Apply' }).click();
-    await page.getByText('Page 1 of 1 · 10 rows').waitFor();
+    await onPage(page, 1, ' of 1 · 10 rows');
     await page.getByRole('button', { name: 'Sort by id' }).click();
     await page.getByRole('button', { name: 'Sort by id' }).click();
     await page.locator('[role=columnheader][aria-sort=descending]').waitFor();
@@ -356,6 +363,222 @@ const scenarios = {
    * anywhere when downloads are off, results capped at its row limit, and
    * the limits listed on the Connection view.
    */
+  /**
+   * Editing in place on a table with a composite key, an enum, jsonb, an
+   * array, a boolean, a date, NULLs and quoted unicode names: each editor,
+   * staging that survives a reload, the review's SQL, Apply in one
+   * transaction; then a conflict with another session's write; and a
+   * read-only link with nothing to edit (its API refuses too).
+   */
+  async editing() {
+    const context = await newContext();
+    const page = await open(context, 'shop');
+    await item(page, 'Odd "kinds"').click();
+    const row = (text) => page.locator('.grid-body .grid-row', { hasText: text });
+    const cell = (text, c) => row(text).locator('.cell').nth(c);
+    const grid = page.getByRole('grid', { name: /editable/ });
+    const dialog = page.locator('#edit-dialog');
+    const stage = () => dialog.getByRole('button', { name: 'Stage' }).click();
+    await row('Ann').waitFor();
+    assert.deepEqual(await page.locator('[role=columnheader] .col-type').allTextContents(),
+      ['text', 'integer', 'text', '"Ünï schema".mood', 'jsonb', 'text[]', 'boolean', 'date']);
+
+    // Text by double-click; then the row's other cells by keyboard.
+    await cell('Ann', 2).dblclick();
+    await dialog.getByLabel('Value of näme').fill('Ann\'s "new"');
+    await stage();
+    await page.getByText('1 change staged').waitFor();
+    assert.match(await cell('Ann', 2).getAttribute('class'), /staged-value/);
+    assert.equal(await cell('Ann', 2).textContent(), 'Ann\'s "new"');
+    await grid.press('ArrowRight');
+    await grid.press('Enter');
+    await dialog.getByLabel('Value of mood').selectOption('happy');
+    await stage();
+    await grid.press('ArrowRight');
+    await grid.press('Enter');
+    const json = dialog.getByLabel('Value of doc');
+    assert.equal(await json.inputValue(), '{\n  "a": 1\n}', 'JSON is pretty-printed to edit');
+    await json.fill('{"b": [1,');
+    await stage();
+    await dialog.getByText('Not valid JSON').waitFor();
+    await json.fill('{"b":[1,2]}');
+    await dialog.getByRole('button', { name: 'Format JSON' }).click();
+    assert.equal(await json.inputValue(), '{\n  "b": [\n    1,\n    2\n  ]\n}');
+    await stage();
+    await grid.press('ArrowRight');
+    await grid.press('Enter');
+    await dialog.getByLabel('Value of tags').fill('{a,"b c"}');
+    await stage();
+    await grid.press('ArrowRight');
+    await grid.press('Enter');
+    await dialog.getByLabel('Value of flag').selectOption('false');
+    await stage();
+    await grid.press('ArrowRight');
+    await grid.press('Enter');
+    assert.equal(await dialog.getByLabel('Value of born').getAttribute('type'), 'date');
+    await dialog.getByLabel('Value of born').fill('2021-03-04');
+    await stage();
+    await page.getByText('1 change staged').waitFor();
+    assert.equal(await row('Ann').locator('.staged-value').count(), 6);
+
+    // NULL both ways.
+    const dee = page.locator(`.grid-body .grid-row[aria-rowindex="${await row('Dee').getAttribute('aria-rowindex')}"] .cell`);
+    await dee.nth(2).dblclick();
+    await dialog.getByLabel('NULL').check();
+    await stage();
+    assert.equal(await dee.nth(2).textContent(), 'NULL');
+    await cell('solo', 2).dblclick();
+    assert.equal(await dialog.getByLabel('NULL').isChecked(), true);
+    await dialog.getByLabel('NULL').uncheck();
+    await dialog.getByLabel('Value of näme').fill('Bob');
+    await stage();
+    await cell('Bob', 3).dblclick();
+    await dialog.getByLabel('NULL').uncheck();
+    await dialog.getByLabel('Value of mood').selectOption('ok');
+    await stage();
+    await page.getByText('3 changes staged').waitFor();
+
+    // Delete by keyboard, and take it back, and again.
+    await cell('Cy', 0).click();
+    await grid.press('Delete');
+    assert.match(await cell('Cy', 0).getAttribute('class'), /staged-delete/);
+    await page.getByRole('button', { name: 'Undo delete' }).click();
+    assert.doesNotMatch(await cell('Cy', 0).getAttribute('class'), /staged-delete/);
+    await page.getByRole('button', { name: 'Delete row' }).click();
+    await page.getByText('4 changes staged').waitFor();
+
+    // A new row: required columns say so; a number is checked before it is staged.
+    await page.getByRole('button', { name: '+ Add row' }).click();
+    const fresh = page.locator('.grid-body .grid-row', { has: page.locator('.cell.staged-insert') });
+    assert.deepEqual(await fresh.locator('.cell').allTextContents(), ['required', 'required', 'NULL', 'NULL', 'NULL', 'NULL', 'NULL', 'NULL']);
+    await grid.press('Enter');
+    await dialog.getByLabel('Value of region').fill('asia');
+    await stage();
+    await grid.press('ArrowRight');
+    await grid.press('Enter');
+    await dialog.getByLabel('Value of num').fill('two');
+    await stage();
+    await dialog.getByText('integer needs a number').waitFor();
+    await dialog.getByLabel('Value of num').fill('2');
+    await stage();
+    await page.getByText('5 changes staged').waitFor();
+    await shot(page, 'staged');
+
+    // A reload keeps what is staged.
+    await page.reload();
+    await page.getByText('5 changes staged').waitFor();
+    assert.equal(await cell('Bob', 2).textContent(), 'Bob');
+
+    // The review shows the exact statements, in order; Apply runs them in one transaction.
+    await page.getByRole('button', { name: 'Review changes' }).click();
+    const statements = await page.locator('.review .statements pre').allTextContents();
+    assert.equal(statements.length, 5, statements.join('\n'));
+    assert.ok(statements[0].startsWith('UPDATE "Ünï schema"."Odd ""kinds""" SET "näme" = \'Ann\'\'s "new"\', "mood" = \'happy\', "doc" = \'{"b":[1,2]}\''), statements[0]);
+    assert.match(statements[0], / WHERE "region" = 'eu' AND "num" = '1' AND "näme" IS NOT DISTINCT FROM 'Ann' AND /);
+    assert.match(statements[3], /^DELETE FROM "Ünï schema"\."Odd ""kinds""" WHERE "region" = 'us' AND "num" = '2' AND /);
+    assert.match(statements[4], /^INSERT INTO "Ünï schema"\."Odd ""kinds""" \("region", "num"\) VALUES \('asia', '2'\) RETURNING \*;$/);
+    await shot(page, 'review');
+    await page.getByRole('button', { name: 'Apply 5 changes' }).click();
+    await page.locator('.applied', { hasText: 'Applied in one transaction: 3 rows updated, 1 row deleted, 1 row inserted.' }).waitFor();
+    await row('asia').waitFor();
+    assert.equal(await row('Cy').count(), 0);
+    assert.equal(await page.locator('.cell.staged-update, .cell.staged-insert, .cell.staged-delete').count(), 0);
+    assert.equal(await page.locator('.staged-count').count(), 0);
+
+    // Another session changes a row the person is editing: a conflict, nothing overwritten.
+    await cell('Ann', 2).dblclick();
+    await dialog.getByLabel('Value of näme').fill('Mine');
+    await stage();
+    const other = await newContext();
+    const elsewhere = await open(other, 'shop');
+    await runSql(elsewhere, `UPDATE "Ünï schema"."Odd ""kinds""" SET "näme" = 'Theirs' WHERE region = 'eu' AND num = 1`);
+    await elsewhere.locator('.status', { hasText: 'UPDATE 1' }).waitFor();
+    await page.getByRole('button', { name: 'Review changes' }).click();
+    await page.getByRole('button', { name: 'Apply 1 change' }).click();
+    await page.locator('.error', { hasText: 'changed or deleted by someone else since you loaded it, so nothing was applied' }).waitFor();
+    await row('Theirs').waitFor();
+    assert.equal(await row('Mine').count(), 0);
+    assert.equal(await page.locator('.staged-count').count(), 0);
+
+    // A read-only link offers no editing at all, and its API refuses.
+    const readonly = await open(context, 'other');
+    await item(readonly, 'notes').click();
+    await readonly.getByText('This table is empty.').waitFor();
+    assert.equal(await readonly.locator('.edit-bar').count(), 0);
+    assert.equal(await readonly.getByRole('button', { name: '+ Add row' }).count(), 0);
+    assert.equal(await readonly.getByText('Not editable').count(), 0);
+    const refused = await readonly.evaluate(async () => {
+      const response = await fetch('api/tables/public.notes/changes', {
+        method: 'POST',
+        headers: { 'X-Session-ID': sessionStorage.getItem('session_id'), 'Content-Type': 'application/json' },
+        body: JSON.stringify({ changes: [{ op: 'insert', values: { id: 1 } }] }),
+      });
+      return [response.status, (await response.json()).code];
+    });
+    assert.deepEqual(refused, [403, 'read_only']);
+    await other.close();
+    await context.close();
+  },
+
+  /** Page jumps, the real last page of a table whose estimate is low, several filter conditions, an export as shown. */
+  async paging() {
+    const context = await newContext();
+    const page = await open(context, 'shop');
+    await item(page, 'customers').click();
+    await onPage(page, 1, ' of 3 · 250 rows');
+    await page.getByRole('button', { name: 'Sort by id' }).click();
+    await page.locator('[role=columnheader][aria-sort=ascending]').waitFor();
+    const first = page.locator('.grid-body .grid-row:first-child .cell').first();
+    await page.getByLabel('Page number').fill('3');
+    await page.getByLabel('Page number').press('Enter');
+    await onPage(page, 3, ' of 3 · 250 rows');
+    assert.equal(await first.textContent(), '201');
+    assert.equal(await page.getByRole('button', { name: 'Last page' }).isDisabled(), true);
+    await page.getByRole('button', { name: 'First page' }).click();
+    await onPage(page, 1, ' of 3 · 250 rows');
+    await page.getByRole('button', { name: 'Last page' }).click();
+    await onPage(page, 3, ' of 3 · 250 rows');
+
+    // Two conditions, joined by AND; a third removed again.
+    await page.getByLabel('Filter column').selectOption('score');
+    await page.getByLabel('Filter operator').selectOption('equal');
+    await page.getByLabel('Filter value').fill('3');
+    await page.getByRole('button', { name: 'Add a condition' }).click();
+    await page.getByLabel('Filter column').nth(1).selectOption('id');
+    await page.getByLabel('Filter operator').nth(1).selectOption('less');
+    await page.getByLabel('Filter value').nth(1).fill('100');
+    await page.getByRole('button', { name: 'Add a condition' }).click();
+    await page.getByLabel('Filter column').nth(2).selectOption('email');
+    await page.getByRole('button', { name: 'Remove this condition' }).nth(2).click();
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await onPage(page, 1, ' of 1 · 10 rows');
+    assert.equal(await page.getByLabel('Filter column').count(), 2, 'the conditions stay on screen');
+    await page.getByRole('button', { name: 'Sort by id' }).click();
+    await page.locator('[role=columnheader][aria-sort=descending]').waitFor();
+    assert.equal(await first.textContent(), '93');
+    await page.getByText('Export the rows the filter selects, sorted as shown').waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'CSV', exact: true }).click()]);
+    await download.saveAs(process.env.DOWNLOAD_TO);
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.locator('.pager', { hasText: '250 rows' }).waitFor();
+
+    // The planner says 100,000; there are 105,000: an exact count on request, and Last counts first.
+    await item(page, 'grown').click();
+    await page.locator('.pager', { hasText: "≈ 100,000 rows (the planner's estimate)" }).waitFor();
+    await page.getByRole('button', { name: 'Count exactly' }).click();
+    await onPage(page, 1, ' of 1,050 · 105,000 rows');
+    await item(page, 'customers').click();
+    await item(page, 'grown').click();
+    await page.locator('.pager', { hasText: '≈ 100,000 rows' }).waitFor();
+    await page.getByRole('button', { name: 'Sort by id' }).click();
+    await page.locator('[role=columnheader][aria-sort=ascending]').waitFor();
+    await page.getByRole('button', { name: 'Last page' }).click();
+    await onPage(page, 1050, ' of 1,050 · 105,000 rows');
+    assert.equal(await first.textContent(), '104901');
+    assert.equal(await page.getByRole('button', { name: 'Next page' }).isDisabled(), true);
+    await context.close();
+  },
+
   async policy() {
     const context = await newContext();
     const page = await open(context, 'guarded');

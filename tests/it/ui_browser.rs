@@ -40,7 +40,21 @@ fn fixture() -> &'static Fixture {
                  CREATE VIEW shop.big_spenders AS SELECT * FROM shop.customers WHERE score > 8;
                  CREATE FUNCTION shop.double_it(x int) RETURNS int LANGUAGE sql AS 'SELECT x * 2';
                  CREATE TABLE public.\"{EVIL}\"(\"{EVIL}\" text);
-                 INSERT INTO public.\"{EVIL}\" VALUES ('{EVIL}');"
+                 INSERT INTO public.\"{EVIL}\" VALUES ('{EVIL}');
+                 CREATE SCHEMA \"Ünï schema\";
+                 CREATE TYPE \"Ünï schema\".mood AS ENUM ('sad', 'ok', 'happy');
+                 CREATE TABLE \"Ünï schema\".\"Odd \"\"kinds\"\"\" (
+                   region text NOT NULL, num int NOT NULL, \"näme\" text, mood \"Ünï schema\".mood, doc jsonb,
+                   tags text[], flag boolean, born date, PRIMARY KEY (region, num));
+                 INSERT INTO \"Ünï schema\".\"Odd \"\"kinds\"\"\" VALUES
+                   ('eu', 1, 'Ann', 'ok', '{{\"a\": 1}}', '{{x,y}}', true, '2020-01-02'),
+                   ('eu', 2, 'Dee', 'sad', NULL, NULL, NULL, NULL),
+                   ('us', 1, NULL, NULL, NULL, '{{solo}}', NULL, NULL),
+                   ('us', 2, 'Cy', 'sad', '[]', '{{}}', false, '1999-12-31');
+                 CREATE TABLE public.grown AS SELECT g AS id FROM generate_series(1, 100000) g;
+                 ALTER TABLE public.grown SET (autovacuum_enabled = false);
+                 ANALYZE public.grown;
+                 INSERT INTO public.grown SELECT g FROM generate_series(100001, 105000) g;"
             ),
         );
         let other = c.create_database(roles::TRUST);
@@ -182,6 +196,40 @@ fn a_ten_million_row_csv_streams_to_disk_as_psql_writes_it() {
             break;
         }
     }
+}
+
+#[test]
+fn rows_are_edited_in_place_reviewed_as_sql_applied_in_one_transaction_and_conflicts_never_overwrite() {
+    let (door, _backend) = start_door(&[]);
+    scenario("editing", &door.base, &[]);
+    // What the database holds, read over a connection of its own.
+    let rows = tls_cluster().admin_sql_in(
+        &fixture().shop_db,
+        r#"SELECT string_agg(format('%s/%s|%s|%s|%s|%s|%s|%s', region, num, "näme", mood, doc, tags, flag, born), '; ' ORDER BY region, num)
+           FROM "Ünï schema"."Odd ""kinds""""#,
+    );
+    assert_eq!(
+        rows,
+        "asia/2||||||; eu/1|Theirs|happy|{\"b\": [1, 2]}|{a,\"b c\"}|f|2021-03-04; eu/2||sad||||; us/1|Bob|ok||{solo}||",
+        "the edits applied, the deleted row gone, the conflicting edit never written"
+    );
+}
+
+#[test]
+fn paging_jumps_to_any_page_and_the_real_last_one_and_filters_with_several_conditions_export_as_shown() {
+    let (door, _backend) = start_door(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let from_ui = dir.path().join("ui.csv");
+    scenario("paging", &door.base, &[("DOWNLOAD_TO", from_ui.to_str().unwrap())]);
+    let c = tls_cluster();
+    let out = Command::new("psql")
+        .arg(format!("host=127.0.0.1 port={} user=postgres dbname={} sslmode=disable", c.port, fixture().shop_db))
+        .args(["-X", "-At", "-c"])
+        .arg("\\copy (SELECT * FROM shop.customers WHERE score = 3 AND id < 100 ORDER BY id DESC) to stdout csv header")
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(std::fs::read(&from_ui).unwrap()).unwrap(), String::from_utf8(out.stdout).unwrap());
 }
 
 #[test]

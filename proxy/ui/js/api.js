@@ -16,6 +16,7 @@ export class ApiError extends Error {
     this.code = body.code || (status ? 'http_error' : 'network');
     this.db = body.db_error || null;
     this.transaction = body.transaction || null;
+    this.body = body;
   }
 }
 
@@ -89,17 +90,20 @@ export function leaving() {
 /** Clears the reconnect guard once the new session works. */
 export const reconnected = () => sessionStorage.removeItem(RECONNECT_KEY);
 
-/** Sends a request under /api; `form` is sent urlencoded. Returns the Response. */
-export async function request(path, { form, signal, method } = {}) {
+/** Sends a request under /api; `form` is sent urlencoded, `json` as JSON. Returns the Response. */
+export async function request(path, { form, json, signal, method } = {}) {
   const headers = { 'X-Session-ID': sessionId() || '', Accept: 'application/json' };
   let body;
   if (form) {
     headers['Content-Type'] = 'application/x-www-form-urlencoded';
     body = new URLSearchParams(form);
+  } else if (json) {
+    headers['Content-Type'] = 'application/json';
+    body = JSON.stringify(json);
   }
   let response;
   try {
-    response = await fetch(`api/${path}`, { method: method || (form ? 'POST' : 'GET'), headers, body, signal });
+    response = await fetch(`api/${path}`, { method: method || (body ? 'POST' : 'GET'), headers, body, signal });
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(0, { error: 'pgdoor did not answer: check your network connection, then try again.' });

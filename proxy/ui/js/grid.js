@@ -1,7 +1,8 @@
 // The results grid: draws only the rows in view, so 10,000 rows scroll as
 // smoothly as 10. NULL is shown distinctly, numbers are right-aligned, every
 // value is text. Arrow keys move the active cell, Enter opens it, Ctrl/Cmd+C
-// copies it.
+// copies it. The table view adds column types, marks for staged edits and
+// its own way to open a cell.
 
 import { h, fill, text } from './dom.js';
 import { openCell } from './cell.js';
@@ -13,14 +14,21 @@ const NUMERIC = new Set([21, 23, 20, 26, 700, 701, 1700, 790]);
 
 /**
  * Creates a grid. `options.onSort(column)` makes headers sort buttons;
- * `options.sort` is `{column, order}` to mark the current one.
+ * `options.sort` is `{column, order}` to mark the current one;
+ * `typeNames[i]` is shown under a header; `cellClass(r, c)` adds classes
+ * and `cellTitle(r, c)` a tooltip to a cell; `onOpen(r, c)` replaces the
+ * viewer on double-click and Enter; `onKey(event, active)` hears other
+ * keys first; `start` is the first active cell. The element has `redraw()`
+ * and `active()`.
  */
-export function grid({ columns, rows, types = [], sort, onSort, label = 'Results' }) {
+export function grid({
+  columns, rows, types = [], typeNames = [], sort, onSort, label = 'Results', cellClass, cellTitle, onOpen, onKey, start,
+}) {
   // Widths in em of the grid's font: monospace values, a proportional bold header.
   const widths = columns.map((name, i) => {
     let longest = 4;
     for (let r = 0; r < Math.min(rows.length, 200); r++) longest = Math.max(longest, text(rows[r][i]).length);
-    const header = name.length * 0.7 + (onSort ? 3 : 2);
+    const header = Math.max(name.length, (typeNames[i] || '').length * 0.85) * 0.7 + (onSort ? 3 : 2);
     return Math.max(header, Math.min(longest, 60) * 0.6 + 1.4);
   });
   const template = widths.map((w) => `${w.toFixed(1)}em`).join(' ');
@@ -29,9 +37,10 @@ export function grid({ columns, rows, types = [], sort, onSort, label = 'Results
     columns.map((name, i) => {
       const active = sort && sort.column === name;
       const mark = active ? (sort.order === 'DESC' ? ' ▼' : ' ▲') : '';
+      const type = typeNames[i] && h('span', { class: 'col-type' }, typeNames[i]);
       const content = onSort
-        ? h('button', { class: 'sort', onclick: () => onSort(name), 'aria-label': `Sort by ${name}` }, name, mark)
-        : name;
+        ? h('button', { class: 'sort', onclick: () => onSort(name), 'aria-label': `Sort by ${name}` }, name, mark, type)
+        : [name, type];
       return h('div', {
         class: numeric[i] ? 'cell num' : 'cell', role: 'columnheader',
         'aria-sort': active ? (sort.order === 'DESC' ? 'descending' : 'ascending') : false,
@@ -43,7 +52,8 @@ export function grid({ columns, rows, types = [], sort, onSort, label = 'Results
     'aria-rowcount': rows.length + 1, 'aria-colcount': columns.length,
     style: `--columns:${template}`,
   }, header, body);
-  let active = { row: 0, col: 0 };
+  if (typeNames.length) root.classList.add('typed');
+  let active = start ? { ...start } : { row: 0, col: 0 };
   let drawn = { from: -1, to: -1 };
 
   function draw(force) {
@@ -58,8 +68,9 @@ export function grid({ columns, rows, types = [], sort, onSort, label = 'Results
       fragment.append(h('div', {
         class: 'grid-row', role: 'row', 'aria-rowindex': r + 2, style: `transform:translateY(${r * ROW_HEIGHT}px)`,
       }, row.map((value, c) => h('div', {
-        class: `cell${value === null ? ' null' : ''}${numeric[c] ? ' num' : ''}${r === active.row && c === active.col ? ' active' : ''}`,
-        role: 'gridcell', dataset: { r, c }, title: value !== null && text(value).length > 60 ? 'Double-click to view' : false,
+        class: `cell${value === null ? ' null' : ''}${numeric[c] ? ' num' : ''}${r === active.row && c === active.col ? ' active' : ''}${cellClass ? ` ${cellClass(r, c)}` : ''}`,
+        role: 'gridcell', dataset: { r, c },
+        title: cellTitle?.(r, c) || (value !== null && text(value).length > 60 ? 'Double-click to view' : false),
       }, truncate(text(value))))));
     }
     fill(body, fragment);
@@ -84,7 +95,8 @@ export function grid({ columns, rows, types = [], sort, onSort, label = 'Results
     if (cell) show(Number(cell.dataset.r), Number(cell.dataset.c));
   });
   root.addEventListener('keydown', (event) => {
-    if (!rows.length) return;
+    onKey?.(event, active);
+    if (!rows.length || event.defaultPrevented) return;
     const moves = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1], PageUp: [-10, 0], PageDown: [10, 0] };
     if (moves[event.key]) {
       const [dr, dc] = moves[event.key];
@@ -106,8 +118,11 @@ export function grid({ columns, rows, types = [], sort, onSort, label = 'Results
     }
   });
   function show(r, c) {
+    if (onOpen) return onOpen(r, c);
     openCell({ column: columns[c], value: rows[r][c], row: Object.fromEntries(columns.map((name, i) => [name, rows[r][i]])) });
   }
+  root.redraw = () => draw(true);
+  root.active = () => ({ ...active });
   new ResizeObserver(() => draw(false)).observe(root);
   requestAnimationFrame(() => draw(false));
   draw(true);

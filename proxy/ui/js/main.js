@@ -42,7 +42,7 @@ function menu(open) {
 function openObject(object) {
   menu(false);
   if (!state.object || state.object.schema !== object.schema || state.object.name !== object.name) {
-    Object.assign(state, { object, page: 1, sort: null, filter: null, tab: object.kind === 'function' ? 'definition' : 'rows' });
+    Object.assign(state, { object, page: 1, sort: null, filters: [], exact: false, tab: object.kind === 'function' ? 'definition' : 'rows' });
   }
   show('object');
 }
@@ -116,7 +116,7 @@ async function start() {
     $('#db-label').textContent = label;
     document.title = `${label} · pgdoor`;
     $('#readonly-badge').hidden = !info.readonly;
-    Object.assign(policy, info.policy);
+    Object.assign(policy, info.policy, { readonly: info.readonly });
     environment(info.policy?.environment);
     transaction.track(info.transaction);
     show(state.view);

@@ -10,7 +10,7 @@ export const state = Object.assign({ view: 'sql', tab: 'rows', perPage: 100 }, J
 
 /**
  * The session's policy as /api/connection reports it (row cap, downloads,
- * environment); filled in at start-up.
+ * environment, edits) and whether it is read-only; filled in at start-up.
  */
 export const policy = { downloads: true };
 

@@ -3,8 +3,11 @@
 
 import { h, fill, count } from './dom.js';
 import { call, downloadRows, tablePath, ApiError } from './api.js';
-import { state, save, errorBox, policy, downloading } from './state.js';
+import { state, save, errorBox, policy, downloading, notice } from './state.js';
 import { grid } from './grid.js';
+import { openCell } from './cell.js';
+import * as edits from './edit.js';
+import { stagedFor } from './edit.js';
 
 const OPERATORS = [
   ['equal', '='], ['not_equal', '≠'], ['greater', '>'], ['greater_eq', '≥'], ['less', '<'], ['less_eq', '≤'],
@@ -73,20 +76,36 @@ async function definition(body, object) {
   }
 }
 
-/** The rows route's parameters for the sort and filter on screen. */
+const takesValue = (op) => op !== 'null' && op !== 'not_null';
+
+/** The rows route's parameters for the sort, filter and count on screen. */
 function selection() {
   const params = new URLSearchParams();
   if (state.sort) {
     params.set('sort_column', state.sort.column);
     params.set('sort_order', state.sort.order);
   }
-  if (state.filter) {
-    params.set('filter_column', state.filter.column);
-    params.set('filter_op', state.filter.op);
-    params.set('filter_value', state.filter.value || '');
+  if (state.filters?.length) {
+    params.set('filters', JSON.stringify(state.filters.map(({ column, op, value }) => (takesValue(op) ? { column, op, value } : { column, op }))));
   }
+  if (state.exact) params.set('count', 'exact');
   return params;
 }
+
+/** The editing facts of each table, asked once per page. */
+const editingOf = new Map();
+
+function editing(object, path) {
+  if (!['table', 'view', 'materialized_view'].includes(object.kind)) return Promise.resolve(null);
+  if (!editingOf.has(path)) editingOf.set(path, call(`tables/${path}/editing`).catch(() => null));
+  return editingOf.get(path);
+}
+
+/** Forgets what was learnt of the tables (after DDL, or a refresh). */
+export const forgetTables = () => editingOf.clear();
+
+/** What the last Apply did, shown above the grid once. */
+let lastReport = null;
 
 async function rows(body, object, path) {
   const perPage = state.perPage || 100;
@@ -95,71 +114,230 @@ async function rows(body, object, path) {
   params.set('limit', perPage);
   params.set('offset', (page - 1) * perPage);
   let data;
+  let facts;
   try {
-    data = await call(`tables/${path}/rows?${params}`);
+    [data, facts] = await Promise.all([call(`tables/${path}/rows?${params}`), editing(object, path)]);
   } catch (error) {
     if (error instanceof ApiError) fill(body, toolbar(object, path, state.columns || []), errorBox(error));
     return;
   }
   state.columns = data.columns;
   save();
+  const reload = () => rows(body, object, path);
   const p = data.pagination;
-  const total = `${p.estimated ? '≈ ' : ''}${count(p.rows_count)} row${p.rows_count === 1 ? '' : 's'}`;
-  const go = (n) => { state.page = n; save(); rows(body, object, path); };
-  const pager = h('div', { class: 'pager' },
-    h('button', { onclick: () => go(page - 1), disabled: page <= 1, 'aria-label': 'Previous page' }, '‹'),
-    h('span', { 'aria-live': 'polite' }, `Page ${count(page)} of ${count(Math.max(p.pages_count, 1))} · ${total}`),
-    h('button', { onclick: () => go(page + 1), disabled: !p.has_more, 'aria-label': 'Next page' }, '›'),
-    h('label', {}, 'Per page ', h('select', {
-      onchange: (e) => { state.perPage = Number(e.target.value); state.page = 1; save(); rows(body, object, path); },
-    }, PAGE_SIZES.map((n) => h('option', { value: n, selected: n === perPage }, String(n))))));
+  const go = (n) => { state.page = Math.max(1, n); save(); reload(); };
   const sort = (column) => {
     const same = state.sort && state.sort.column === column;
     state.sort = same && state.sort.order === 'ASC' ? { column, order: 'DESC' } : same ? null : { column, order: 'ASC' };
     state.page = 1;
     save();
-    rows(body, object, path);
+    reload();
   };
-  fill(body, toolbar(object, path, data.columns), pager,
-    data.rows.length
-      ? grid({ columns: data.columns, rows: data.rows, types: data.column_types, sort: state.sort, onSort: sort, label: `Rows of ${object.name}` })
-      : h('p', { class: 'muted' }, state.filter ? 'No rows match the filter.' : 'This table is empty.'));
+  const types = facts ? data.columns.map((c) => facts.columns.find((f) => f.name === c)?.type || '') : [];
+  const editable = facts?.editable ? stagedFor(path, facts) : null;
+  const report = lastReport && h('div', {}, edits.report(lastReport));
+  lastReport = null;
+  const review = h('div', { class: 'review-holder' });
+  if (!editable) {
+    fill(body, toolbar(object, path, data.columns), pager(p, page, perPage, go, path), report,
+      object.kind === 'table' && !policy.readonly && facts?.reason && h('p', { class: 'muted note' }, `Not editable here: ${facts.reason}`),
+      data.rows.length
+        ? grid({ columns: data.columns, rows: data.rows, types: data.column_types, typeNames: types, sort: state.sort, onSort: sort, label: `Rows of ${object.name}` })
+        : h('p', { class: 'muted' }, state.filters?.length ? 'No rows match the filter.' : 'This table is empty.'));
+    return;
+  }
+  const holder = h('div', { class: 'grid-holder' });
+  const bar = h('div', { class: 'toolbar edit-bar', role: 'toolbar', 'aria-label': 'Editing' });
+  let view = [];
+  let shown = [];
+  let table = null;
+  let nextActive = null;
+  const current = () => view[table?.active().row ?? -1];
+  const draw = () => {
+    view = editable.view(data.columns, data.rows);
+    if (!view.length) {
+      fill(holder, h('p', { class: 'muted' }, state.filters?.length ? 'No rows match the filter.' : 'This table is empty.'));
+      table = null;
+    } else if (table && shown.length === view.length) {
+      shown.splice(0, shown.length, ...view.map((row) => row.values));
+      table.redraw();
+    } else {
+      const focused = table && document.activeElement === table;
+      const start = nextActive || table?.active();
+      nextActive = null;
+      shown = view.map((row) => row.values);
+      table = grid({
+        columns: data.columns, rows: shown, types: data.column_types, typeNames: types,
+        sort: state.sort, onSort: sort, label: `Rows of ${object.name}, editable`,
+        cellClass: (r, c) => edits.cellState(view[r], data.columns[c]),
+        cellTitle: (r, c) => edits.cellNote(view[r], data.columns[c]),
+        onOpen: (r, c) => editAt(r, c), start,
+        onKey: (event) => {
+          if (event.key === 'Delete' && facts.privileges.delete && current()) {
+            editable.toggleDelete(current().target);
+            event.preventDefault();
+          }
+        },
+      });
+      fill(holder, table);
+      if (focused) table.focus();
+    }
+    drawBar();
+  };
+  const editAt = (r, c) => {
+    const row = view[r];
+    const column = facts.columns.find((f) => f.name === data.columns[c]);
+    const readOnly = !column || column.generated || column.kind === 'binary' || row.entry?.op === 'delete'
+      || (row.entry?.op !== 'insert' && !facts.privileges.update);
+    if (readOnly) {
+      openCell({ column: data.columns[c], value: row.values[c], row: Object.fromEntries(data.columns.map((n, i) => [n, row.values[i]])) });
+      return;
+    }
+    const value = row.entry?.op === 'insert' && !(column.name in row.entry.values) ? null : row.values[c];
+    edits.editCell(column, value, (next) => {
+      editable.set(row.target, column.name, next);
+      table?.focus();
+    });
+  };
+  const drawBar = () => {
+    const row = current();
+    const deleting = row?.entry?.op === 'delete';
+    fill(bar,
+      facts.privileges.insert && h('button', {
+        onclick: () => {
+          nextActive = { row: view.length, col: 0 };
+          editable.insert();
+          table?.focus();
+          table?.scrollTo({ top: table.scrollHeight });
+        },
+      }, '+ Add row'),
+      facts.privileges.insert && h('button', {
+        disabled: !row || row.entry?.op === 'insert',
+        onclick: () => editable.insert(editable.copyOf(data.columns, data.rows[table.active().row])),
+      }, 'Duplicate row'),
+      facts.privileges.delete && h('button', {
+        disabled: !row, onclick: () => editable.toggleDelete(row.target),
+      }, deleting ? 'Undo delete' : row?.entry?.op === 'insert' ? 'Remove new row' : 'Delete row'),
+      h('span', { class: 'spacer' }),
+      editable.size
+        ? [h('span', { class: 'staged-count', 'aria-live': 'polite' }, `${count(editable.size)} change${editable.size === 1 ? '' : 's'} staged`),
+          h('button', { class: 'primary', onclick: () => edits.review(review, path, editable, applied) }, 'Review changes'),
+          h('button', { onclick: () => { editable.clear(); fill(review); } }, 'Discard')]
+        : h('span', { class: 'muted' }, 'Double-click or Enter edits a cell; changes are staged until you review them.'));
+  };
+  const applied = (result) => {
+    lastReport = result;
+    forgetTables();
+    reload();
+  };
+  editable.onChange(draw);
+  fill(body, toolbar(object, path, data.columns), pager(p, page, perPage, go, path), report, bar, review, holder);
+  draw();
+  holder.addEventListener('click', drawBar);
+  holder.addEventListener('keyup', drawBar);
 }
 
-function toolbar(object, path, columns) {
-  const f = state.filter || {};
+/** First, previous, a page field, next and last; the count, and an exact count where it is an estimate. */
+function pager(p, page, perPage, go, path) {
+  const pages = Math.max(p.pages_count, 1);
+  const field = h('input', {
+    type: 'number', min: 1, max: p.estimated ? false : pages, value: page, class: 'page-field', 'aria-label': 'Page number',
+  });
+  const jump = () => {
+    const n = Math.floor(Number(field.value));
+    if (n >= 1 && n !== page) go(p.estimated ? n : Math.min(n, pages));
+  };
+  field.addEventListener('keydown', (e) => { if (e.key === 'Enter') jump(); });
+  field.addEventListener('change', jump);
+  const last = async () => {
+    if (!p.estimated) return go(pages);
+    // The estimate's last page may not be the real one: count first.
+    state.exact = true;
+    const params = selection();
+    params.set('limit', perPage);
+    try {
+      const exact = await call(`tables/${path}/rows?${params}`);
+      go(exact.pagination.pages_count);
+    } catch (error) {
+      notice(`Counting failed: ${error.message}`);
+    }
+  };
+  const total = p.estimated
+    ? [`≈ ${count(p.rows_count)} rows (the planner's estimate) `, h('button', { onclick: () => { state.exact = true; go(page); } }, 'Count exactly')]
+    : `${count(p.rows_count)} row${p.rows_count === 1 ? '' : 's'}`;
+  return h('div', { class: 'pager', role: 'navigation', 'aria-label': 'Pages' },
+    h('button', { onclick: () => go(1), disabled: page <= 1, 'aria-label': 'First page' }, '«'),
+    h('button', { onclick: () => go(page - 1), disabled: page <= 1, 'aria-label': 'Previous page' }, '‹'),
+    h('span', { 'aria-live': 'polite' }, 'Page ', field, ` of ${p.estimated ? '≈ ' : ''}${count(pages)} · `, total),
+    h('button', { onclick: () => go(page + 1), disabled: !p.has_more, 'aria-label': 'Next page' }, '›'),
+    h('button', { onclick: last, disabled: !p.has_more, 'aria-label': 'Last page' }, '»'),
+    h('label', {}, 'Per page ', h('select', {
+      onchange: (e) => { state.perPage = Number(e.target.value); state.page = 1; save(); go(1); },
+    }, PAGE_SIZES.map((n) => h('option', { value: n, selected: n === perPage }, String(n))))));
+}
+
+/** One condition's row in the filter: column, operator, value, and a remove button. */
+function condition(columns, f, remove) {
   const column = h('select', { 'aria-label': 'Filter column' }, columns.map((c) => h('option', { value: c, selected: c === f.column }, c)));
   const op = h('select', { 'aria-label': 'Filter operator' }, OPERATORS.map(([value, label]) => h('option', { value, selected: value === f.op }, label)));
   const value = h('input', { type: 'text', 'aria-label': 'Filter value', placeholder: 'value', value: f.value || '' });
-  const sync = () => { value.hidden = op.value === 'null' || op.value === 'not_null'; };
+  const sync = () => { value.hidden = !takesValue(op.value); };
   op.addEventListener('change', sync);
   sync();
+  const row = h('div', { class: 'condition' }, column, op, value,
+    h('button', { class: 'icon', 'aria-label': 'Remove this condition', title: 'Remove this condition', onclick: () => remove(row) }, '×'));
+  row.read = () => ({ column: column.value, op: op.value, value: value.value });
+  return row;
+}
+
+function toolbar(object, path, columns) {
+  const list = h('div', { class: 'conditions' });
+  const reload = (e) => rows(e.target.closest('.object-body'), object, path);
+  const remove = (row) => {
+    row.remove();
+    if (!list.children.length) add({});
+    list.querySelector('select')?.focus();
+  };
+  const add = (f) => {
+    const row = condition(columns, f, remove);
+    list.append(row);
+    return row;
+  };
+  (state.filters?.length ? state.filters : [{}]).forEach(add);
   const apply = (e) => {
     e.preventDefault();
-    state.filter = { column: column.value, op: op.value, value: value.value };
+    state.filters = [...list.children].map((row) => row.read());
     state.page = 1;
+    state.exact = false;
     save();
-    rows(e.target.closest('.object-body'), object, path);
+    reload(e);
   };
   const clear = (e) => {
-    state.filter = null;
+    state.filters = [];
     state.page = 1;
     save();
-    rows(e.target.closest('.object-body'), object, path);
+    reload(e);
   };
-  value.addEventListener('keydown', (e) => { if (e.key === 'Enter') apply(e); });
+  list.addEventListener('keydown', (e) => { if (e.key === 'Enter' && e.target.matches('input')) apply(e); });
+  const filtered = Boolean(state.filters?.length);
   const exporter = (format) => h('button', {
-    title: 'Every row the filter selects, in the order on screen',
+    title: filtered || state.sort ? 'Every row the filter selects, in the order on screen' : 'Every row of the table',
     onclick: () => {
       const filename = `${object.schema}.${object.name}.${format}`;
+      const fields = selection();
+      fields.delete('count');
       downloading(`Exporting ${object.name} as ${format.toUpperCase()}`, filename,
-        (progress) => downloadRows(path, selection(), format, filename, progress));
+        (progress) => downloadRows(path, fields, format, filename, progress));
     },
   }, format.toUpperCase());
-  return h('div', { class: 'toolbar', role: 'search' },
-    h('span', { class: 'label' }, 'Filter'), column, op, value,
+  const what = filtered
+    ? `Export the rows the filter selects${state.sort ? ', sorted as shown' : ''}`
+    : state.sort ? 'Export every row, sorted as shown' : 'Export every row';
+  return h('div', { class: 'toolbar filter-bar', role: 'search' },
+    h('span', { class: 'label' }, 'Filter'), list,
+    h('button', { onclick: () => add({}).querySelector('select').focus(), 'aria-label': 'Add a condition' }, '+ and'),
     h('button', { class: 'primary', onclick: apply }, 'Apply'),
-    state.filter && h('button', { onclick: clear }, 'Clear'),
+    filtered && h('button', { onclick: clear }, 'Clear'),
     h('span', { class: 'spacer' }),
-    policy.downloads && [h('span', { class: 'label' }, 'Export'), ['csv', 'json', 'xml'].map(exporter)]);
+    policy.downloads && [h('span', { class: 'label export-what' }, what), ['csv', 'json', 'xml'].map(exporter)]);
 }
