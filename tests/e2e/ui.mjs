@@ -576,6 +576,17 @@ const scenarios = {
     await onPage(page, 1050, ' of 1,050 · 105,000 rows');
     assert.equal(await first.textContent(), '104901');
     assert.equal(await page.getByRole('button', { name: 'Next page' }).isDisabled(), true);
+
+    // DDL the person runs shows in the object list by itself, once committed.
+    await runSql(page, 'CREATE TABLE "Ünï schema".made_here(id int PRIMARY KEY)');
+    await item(page, 'made_here').waitFor();
+    await runSql(page, 'BEGIN');
+    await page.locator('#tx', { hasText: 'Transaction open' }).waitFor();
+    await runSql(page, 'DROP TABLE "Ünï schema".made_here');
+    await page.locator('.status', { hasText: 'DROP TABLE' }).waitFor();
+    assert.equal(await item(page, 'made_here').count(), 1, 'not committed yet: still there for everyone else');
+    await page.locator('#tx').getByRole('button', { name: 'Commit' }).click();
+    await item(page, 'made_here').waitFor({ state: 'detached' });
     await context.close();
   },
 

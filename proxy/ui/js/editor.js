@@ -8,7 +8,7 @@ import { call, download, tablePath } from './api.js';
 import { errorBox, notice, policy, downloading } from './state.js';
 import { grid } from './grid.js';
 import { tokenize, statementAt, KEYWORDS } from './sql.js';
-import { catalog } from './sidebar.js';
+import { catalog, refreshAfter } from './sidebar.js';
 import * as transaction from './transaction.js';
 import { saveRows } from './localexport.js';
 
@@ -148,6 +148,7 @@ async function run(kind) {
     const data = await call(kind, { form: { query: sql }, signal: controller.signal });
     last = { sql, start, kind, data };
     transaction.track(data.transaction);
+    refreshAfter(data);
   } catch (error) {
     if (error.name === 'AbortError') return;
     last = { sql, start, kind, error };

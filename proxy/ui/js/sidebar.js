@@ -1,5 +1,6 @@
 // The object list: schemas with their tables, views, materialized views,
-// functions and sequences, with counts, a filter box and refresh.
+// functions and sequences, with counts, a filter box and refresh; reloaded
+// by itself after the person's DDL is committed.
 
 import { h, fill, $ } from './dom.js';
 import { call } from './api.js';
@@ -12,6 +13,19 @@ const KINDS = [
 let objects = {};
 let onOpen = () => {};
 let current = null;
+const reloadListeners = [];
+
+/** Calls `listener` whenever the list is loaded again (what was learnt of the tables may be stale). */
+export const onReload = (listener) => reloadListeners.push(listener);
+
+/** Commands after which the object list may have changed, once committed. */
+const DDL = /^(CREATE|ALTER|DROP|COMMENT|GRANT|REVOKE|SECURITY|REFRESH|COMMIT|ROLLBACK|END|ABORT)\b/;
+
+/** Reloads the list when a result's statements changed the schema and nothing is left uncommitted. */
+export function refreshAfter(data) {
+  const changed = (data?.statements || []).some((s) => DDL.test(s.command || ''));
+  if (changed && data.transaction === 'idle') load().catch(() => {});
+}
 
 /** The catalog as loaded: `{schema: {kind: [{oid, name}]}}`. */
 export const catalog = () => objects;
@@ -19,8 +33,9 @@ export const catalog = () => objects;
 /** Loads and draws the list; `open({schema, name, kind, oid})` is called on a click. */
 export async function load(open) {
   onOpen = open || onOpen;
-  fill($('#tree'), h('p', { class: 'muted' }, 'Loading…'));
+  if (!Object.keys(objects).length) fill($('#tree'), h('p', { class: 'muted' }, 'Loading…'));
   objects = await call('objects');
+  reloadListeners.forEach((listener) => listener());
   draw();
   // User Timing: the time from the /connect navigation to the list drawn.
   if (!performance.getEntriesByName('pgdoor:objects-drawn').length) performance.mark('pgdoor:objects-drawn');

@@ -8,6 +8,7 @@ import { grid } from './grid.js';
 import { openCell } from './cell.js';
 import * as edits from './edit.js';
 import { stagedFor } from './edit.js';
+import { onReload } from './sidebar.js';
 
 const OPERATORS = [
   ['equal', '='], ['not_equal', '≠'], ['greater', '>'], ['greater_eq', '≥'], ['less', '<'], ['less_eq', '≤'],
@@ -102,7 +103,8 @@ function editing(object, path) {
 }
 
 /** Forgets what was learnt of the tables (after DDL, or a refresh). */
-export const forgetTables = () => editingOf.clear();
+const forgetTables = () => editingOf.clear();
+onReload(forgetTables);
 
 /** What the last Apply did, shown above the grid once. */
 let lastReport = null;

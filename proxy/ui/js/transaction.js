@@ -5,6 +5,7 @@
 import { h, fill, $ } from './dom.js';
 import { call } from './api.js';
 import { notice } from './state.js';
+import { refreshAfter } from './sidebar.js';
 
 let status = 'idle';
 
@@ -35,6 +36,7 @@ export async function end(sql) {
   try {
     const data = await call('query', { form: { query: sql } });
     track(data.transaction);
+    refreshAfter(data);
     // COMMIT of a failed transaction is answered ROLLBACK: say so.
     notice(data.command === 'ROLLBACK' ? (sql === 'COMMIT' ? 'The transaction had failed: it was rolled back, nothing was committed.' : 'Rolled back.') : 'Committed.');
   } catch (error) {
