@@ -539,6 +539,23 @@ const scenarios = {
     await page.getByRole('button', { name: 'Last page' }).click();
     await onPage(page, 3, ' of 3 · 250 rows');
 
+    // A column keeps the width it is given, per table, across a reload; by mouse or by keyboard.
+    const nameHeader = page.locator('[role=columnheader]', { has: page.getByRole('button', { name: 'Sort by name' }) });
+    const edge = page.getByRole('separator', { name: 'Resize name' });
+    const before = (await nameHeader.boundingBox()).width;
+    const box = await edge.boundingBox();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 120, box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+    const wider = (await nameHeader.boundingBox()).width;
+    assert.ok(wider > before + 100, `dragged wider: ${before} → ${wider}`);
+    await page.reload();
+    await edge.waitFor();
+    assert.ok(Math.abs((await nameHeader.boundingBox()).width - wider) < 2, 'kept across the reload');
+    await edge.press('ArrowLeft');
+    assert.ok((await nameHeader.boundingBox()).width < wider - 8, 'narrower by keyboard');
+
     // Two conditions, joined by AND; a third removed again.
     await page.getByLabel('Filter column').selectOption('score');
     await page.getByLabel('Filter operator').selectOption('equal');

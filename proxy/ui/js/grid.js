@@ -8,6 +8,8 @@ import { h, fill, text } from './dom.js';
 import { openCell } from './cell.js';
 
 const ROW_HEIGHT = 28;
+/** localStorage key prefix of the column widths kept per table. */
+const WIDTHS = 'pgdoor.widths.';
 const OVERSCAN = 12;
 /** Type OIDs shown right-aligned: int2, int4, int8, oid, float4, float8, numeric, money. */
 const NUMERIC = new Set([21, 23, 20, 26, 700, 701, 1700, 790]);
@@ -18,11 +20,12 @@ const NUMERIC = new Set([21, 23, 20, 26, 700, 701, 1700, 790]);
  * `typeNames[i]` is shown under a header; `cellClass(r, c)` adds classes
  * and `cellTitle(r, c)` a tooltip to a cell; `onOpen(r, c)` replaces the
  * viewer on double-click and Enter; `onKey(event, active)` hears other
- * keys first; `start` is the first active cell. The element has `redraw()`
- * and `active()`.
+ * keys first; `start` is the first active cell; with `widthsKey` the
+ * columns can be resized (drag or arrow keys on a header's edge) and keep
+ * their widths under that key. The element has `redraw()` and `active()`.
  */
 export function grid({
-  columns, rows, types = [], typeNames = [], sort, onSort, label = 'Results', cellClass, cellTitle, onOpen, onKey, start,
+  columns, rows, types = [], typeNames = [], sort, onSort, label = 'Results', cellClass, cellTitle, onOpen, onKey, start, widthsKey,
 }) {
   // Widths in em of the grid's font: monospace values, a proportional bold header.
   const widths = columns.map((name, i) => {
@@ -31,7 +34,9 @@ export function grid({
     const header = Math.max(name.length, (typeNames[i] || '').length * 0.85) * 0.7 + (onSort ? 3 : 2);
     return Math.max(header, Math.min(longest, 60) * 0.6 + 1.4);
   });
-  const template = widths.map((w) => `${w.toFixed(1)}em`).join(' ');
+  const kept = widthsKey ? JSON.parse(localStorage.getItem(WIDTHS + widthsKey) || '{}') : {};
+  columns.forEach((name, i) => { if (kept[name] > 0) widths[i] = kept[name]; });
+  const template = () => widths.map((w) => `${w.toFixed(1)}em`).join(' ');
   const numeric = columns.map((_, i) => NUMERIC.has(types[i]));
   const header = h('div', { class: 'grid-row grid-head', role: 'row', 'aria-rowindex': 1 },
     columns.map((name, i) => {
@@ -44,16 +49,54 @@ export function grid({
       return h('div', {
         class: numeric[i] ? 'cell num' : 'cell', role: 'columnheader',
         'aria-sort': active ? (sort.order === 'DESC' ? 'descending' : 'ascending') : false,
-      }, content);
+      }, content, widthsKey && resizer(i, name));
     }));
   const body = h('div', { class: 'grid-body', style: `height:${rows.length * ROW_HEIGHT}px` });
   const root = h('div', {
     class: 'grid', role: 'grid', tabindex: 0, 'aria-label': label,
     'aria-rowcount': rows.length + 1, 'aria-colcount': columns.length,
-    style: `--columns:${template}`,
+    style: `--columns:${template()}`,
   }, header, body);
   if (typeNames.length) root.classList.add('typed');
   let active = start ? { ...start } : { row: 0, col: 0 };
+
+  /** A header's edge: drag it, or focus it and press ← →, to size its column. */
+  function resizer(i, name) {
+    const set = (em) => {
+      widths[i] = Math.max(3, Math.min(120, em));
+      root.style.setProperty('--columns', template());
+      handle.setAttribute('aria-valuenow', Math.round(widths[i]));
+    };
+    const keep = () => {
+      const all = JSON.parse(localStorage.getItem(WIDTHS + widthsKey) || '{}');
+      all[name] = Number(widths[i].toFixed(1));
+      localStorage.setItem(WIDTHS + widthsKey, JSON.stringify(all));
+    };
+    const handle = h('span', {
+      class: 'resize', role: 'separator', tabindex: 0, 'aria-orientation': 'vertical', 'aria-label': `Resize ${name}`,
+      'aria-valuemin': 3, 'aria-valuemax': 120, 'aria-valuenow': Math.round(widths[i]),
+      onpointerdown: (event) => {
+        event.preventDefault();
+        const em = parseFloat(getComputedStyle(root).fontSize);
+        const from = event.clientX;
+        const was = widths[i];
+        const move = (e) => set(was + (e.clientX - from) / em);
+        const up = () => { removeEventListener('pointermove', move); removeEventListener('pointerup', up); keep(); };
+        addEventListener('pointermove', move);
+        addEventListener('pointerup', up);
+      },
+      onclick: (event) => event.stopPropagation(),
+      onkeydown: (event) => {
+        const step = { ArrowLeft: -1, ArrowRight: 1 }[event.key];
+        if (!step) return;
+        event.preventDefault();
+        event.stopPropagation();
+        set(widths[i] + step * (event.shiftKey ? 5 : 1));
+        keep();
+      },
+    });
+    return handle;
+  }
   let drawn = { from: -1, to: -1 };
 
   function draw(force) {

@@ -144,7 +144,7 @@ async function rows(body, object, path) {
     fill(body, toolbar(object, path, data.columns), pager(p, page, perPage, go, path), report,
       object.kind === 'table' && !policy.readonly && facts?.reason && h('p', { class: 'muted note' }, `Not editable here: ${facts.reason}`),
       data.rows.length
-        ? grid({ columns: data.columns, rows: data.rows, types: data.column_types, typeNames: types, sort: state.sort, onSort: sort, label: `Rows of ${object.name}` })
+        ? grid({ columns: data.columns, rows: data.rows, types: data.column_types, typeNames: types, sort: state.sort, onSort: sort, label: `Rows of ${object.name}`, widthsKey: path })
         : h('p', { class: 'muted' }, state.filters?.length ? 'No rows match the filter.' : 'This table is empty.'));
     return;
   }
@@ -170,7 +170,7 @@ async function rows(body, object, path) {
       shown = view.map((row) => row.values);
       table = grid({
         columns: data.columns, rows: shown, types: data.column_types, typeNames: types,
-        sort: state.sort, onSort: sort, label: `Rows of ${object.name}, editable`,
+        sort: state.sort, onSort: sort, label: `Rows of ${object.name}, editable`, widthsKey: path,
         cellClass: (r, c) => edits.cellState(view[r], data.columns[c]),
         cellTitle: (r, c) => edits.cellNote(view[r], data.columns[c]),
         onOpen: (r, c) => editAt(r, c), start,
