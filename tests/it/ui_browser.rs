@@ -216,7 +216,8 @@ fn rows_are_edited_in_place_reviewed_as_sql_applied_in_one_transaction_and_confl
 }
 
 #[test]
-fn paging_jumps_to_the_real_last_page_columns_keep_their_width_filters_combine_exports_match_psql_and_ddl_refreshes_the_list() {
+fn paging_jumps_to_the_real_last_page_columns_keep_their_width_filters_combine_exports_match_psql_and_ddl_refreshes_the_list()
+ {
     let (door, _backend) = start_door(&[]);
     let dir = tempfile::tempdir().unwrap();
     let from_ui = dir.path().join("ui.csv");
