@@ -379,6 +379,11 @@ const scenarios = {
     const grid = page.getByRole('grid', { name: /editable/ });
     const dialog = page.locator('#edit-dialog');
     const stage = () => dialog.getByRole('button', { name: 'Stage' }).click();
+    /** Moves to the next cell by keyboard and opens its editor. */
+    const editNext = async () => {
+      await grid.press('ArrowRight');
+      await grid.press('Enter');
+    };
     await row('Ann').waitFor();
     assert.deepEqual(await page.locator('[role=columnheader] .col-type').allTextContents(),
       ['text', 'integer', 'text', '"Ünï schema".mood', 'jsonb', 'text[]', 'boolean', 'date']);
@@ -390,12 +395,10 @@ const scenarios = {
     await page.getByText('1 change staged').waitFor();
     assert.match(await cell('Ann', 2).getAttribute('class'), /staged-value/);
     assert.equal(await cell('Ann', 2).textContent(), 'Ann\'s "new"');
-    await grid.press('ArrowRight');
-    await grid.press('Enter');
+    await editNext();
     await dialog.getByLabel('Value of mood').selectOption('happy');
     await stage();
-    await grid.press('ArrowRight');
-    await grid.press('Enter');
+    await editNext();
     const json = dialog.getByLabel('Value of doc');
     assert.equal(await json.inputValue(), '{\n  "a": 1\n}', 'JSON is pretty-printed to edit');
     await json.fill('{"b": [1,');
@@ -405,16 +408,13 @@ const scenarios = {
     await dialog.getByRole('button', { name: 'Format JSON' }).click();
     assert.equal(await json.inputValue(), '{\n  "b": [\n    1,\n    2\n  ]\n}');
     await stage();
-    await grid.press('ArrowRight');
-    await grid.press('Enter');
+    await editNext();
     await dialog.getByLabel('Value of tags').fill('{a,"b c"}');
     await stage();
-    await grid.press('ArrowRight');
-    await grid.press('Enter');
+    await editNext();
     await dialog.getByLabel('Value of flag').selectOption('false');
     await stage();
-    await grid.press('ArrowRight');
-    await grid.press('Enter');
+    await editNext();
     assert.equal(await dialog.getByLabel('Value of born').getAttribute('type'), 'date');
     await dialog.getByLabel('Value of born').fill('2021-03-04');
     await stage();
@@ -454,8 +454,7 @@ const scenarios = {
     await grid.press('Enter');
     await dialog.getByLabel('Value of region').fill('asia');
     await stage();
-    await grid.press('ArrowRight');
-    await grid.press('Enter');
+    await editNext();
     await dialog.getByLabel('Value of num').fill('two');
     await stage();
     await dialog.getByText('integer needs a number').waitFor();

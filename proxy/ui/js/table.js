@@ -7,7 +7,6 @@ import { state, save, errorBox, policy, downloading, notice } from './state.js';
 import { grid } from './grid.js';
 import { openCell } from './cell.js';
 import * as edits from './edit.js';
-import { stagedFor } from './edit.js';
 import { onReload } from './sidebar.js';
 
 const OPERATORS = [
@@ -136,16 +135,17 @@ async function rows(body, object, path) {
     reload();
   };
   const types = facts ? data.columns.map((c) => facts.columns.find((f) => f.name === c)?.type || '') : [];
-  const editable = facts?.editable ? stagedFor(path, facts) : null;
+  const editable = facts?.editable ? edits.stagedFor(path, facts) : null;
   const report = lastReport && h('div', {}, edits.report(lastReport));
   lastReport = null;
   const review = h('div', { class: 'review-holder' });
+  const empty = () => h('p', { class: 'muted' }, state.filters?.length ? 'No rows match the filter.' : 'This table is empty.');
   if (!editable) {
     fill(body, toolbar(object, path, data.columns), pager(p, page, perPage, go, path), report,
       object.kind === 'table' && !policy.readonly && facts?.reason && h('p', { class: 'muted note' }, `Not editable here: ${facts.reason}`),
       data.rows.length
         ? grid({ columns: data.columns, rows: data.rows, types: data.column_types, typeNames: types, sort: state.sort, onSort: sort, label: `Rows of ${object.name}`, widthsKey: path })
-        : h('p', { class: 'muted' }, state.filters?.length ? 'No rows match the filter.' : 'This table is empty.'));
+        : empty());
     return;
   }
   const holder = h('div', { class: 'grid-holder' });
@@ -158,7 +158,7 @@ async function rows(body, object, path) {
   const draw = () => {
     view = editable.view(data.columns, data.rows);
     if (!view.length) {
-      fill(holder, h('p', { class: 'muted' }, state.filters?.length ? 'No rows match the filter.' : 'This table is empty.'));
+      fill(holder, empty());
       table = null;
     } else if (table && shown.length === view.length) {
       shown.splice(0, shown.length, ...view.map((row) => row.values));
