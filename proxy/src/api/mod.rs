@@ -14,6 +14,7 @@ mod query;
 mod routes;
 mod rows;
 mod sql;
+mod structure;
 
 /// What the fuzz targets reach inside the API.
 #[cfg(feature = "fuzzing")]
@@ -168,6 +169,7 @@ async fn on_session(
         OnSession::TableInfo => catalog::info(app, session, request, param).await,
         OnSession::Indexes => catalog::indexes(app, session, request, param).await,
         OnSession::Constraints => catalog::constraints(app, session, request, param).await,
+        OnSession::Structure => structure::structure(app, session, request, param).await,
         OnSession::Editing => changes::editing(app, session, request, param).await,
         OnSession::Changes => changes::apply(app, session, request, param).await,
     }

@@ -80,6 +80,8 @@ pub enum OnSession {
     Indexes,
     /// A table's constraints.
     Constraints,
+    /// A relation's columns, keys, references, definition or sequence settings.
+    Structure,
     /// Whether and how a table's rows can be edited.
     Editing,
     /// Apply row changes.
@@ -141,6 +143,7 @@ pub const ROUTES: &[Route] = &[
     route!(GET, "/api/tables/{table}/info", Endpoint::OnSession(OnSession::TableInfo)),
     route!(GET, "/api/tables/{table}/indexes", Endpoint::OnSession(OnSession::Indexes)),
     route!(GET, "/api/tables/{table}/constraints", Endpoint::OnSession(OnSession::Constraints)),
+    route!(GET, "/api/tables/{table}/structure", Endpoint::OnSession(OnSession::Structure)),
     route!(GET, "/api/tables/{table}/editing", Endpoint::OnSession(OnSession::Editing)),
     route!(POST, "/api/tables/{table}/changes", Endpoint::OnSession(OnSession::Changes)),
 ];
