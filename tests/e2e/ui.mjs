@@ -127,8 +127,11 @@ const scenarios = {
     const context = await newContext();
     const page = await open(context, 'shop');
     assert.equal(new URL(page.url()).search, '', 'the session id never was in the query string');
-    assert.equal(new URL(page.url()).hash, '', 'the session id is removed from the address bar');
-    assert.match(await page.evaluate(() => sessionStorage.getItem('session_id')), /^[0-9a-f-]{20,}$/);
+    const id = await page.evaluate(() => sessionStorage.getItem('session_id'));
+    assert.match(id, /^[0-9a-f-]{20,}$/);
+    const address = new URL(page.url()).hash;
+    assert.ok(!address.includes('session') && !address.includes(id), `the session id is removed from the address bar: ${address}`);
+    assert.match(address, /^#view=sql&db=[0-9a-f]{8}$/, 'the address names the view and the link by a short hash');
     assert.equal(await page.locator('#db-label').textContent(), 'Shop (demo)');
     assert.equal(await page.locator('#readonly-badge').isHidden(), true);
     const shopSchema = page.locator('#tree .schema', { has: page.locator('summary', { hasText: /^shop$/ }) });
@@ -166,7 +169,7 @@ const scenarios = {
     await page.getByText('· 250 rows').waitFor();
 
     await page.getByRole('tab', { name: 'Structure' }).click();
-    await page.locator('.grid-body .cell', { hasText: 'character varying(80)' }).waitFor();
+    await page.locator('table.structure td', { hasText: 'character varying(80)' }).waitFor();
     await shot(page, 'structure');
     await page.getByRole('tab', { name: 'Indexes' }).click();
     await page.locator('.grid-body .cell', { hasText: 'customers_pkey' }).first().waitFor();
@@ -517,6 +520,177 @@ const scenarios = {
     assert.deepEqual(refused, [403, 'read_only']);
     await other.close();
     await context.close();
+  },
+
+  /**
+   * Following relations: a foreign-key value opens the row it references,
+   * "Rows referencing this row" counts and opens them, Back and Forward
+   * move between the views, and a view's address survives a reload and
+   * opens in another tab (one with a session, and a new one without);
+   * composite keys and unicode names; Structure's markers, a view's and a
+   * materialized view's definition (Refresh on a writable link only), a
+   * sequence's settings; multi-line text on one line.
+   */
+  async relations() {
+    const context = await newContext();
+    const page = await open(context, 'shop');
+    const rows = page.locator('.grid-body .grid-row');
+    const row = (text) => rows.filter({ hasText: text });
+    const hashOf = (p) => new URLSearchParams(new URL(p.url()).hash.slice(1));
+    await item(page, 'orders').click();
+    await onPage(page, 1, ' · 3 rows');
+    assert.equal(await page.locator('.grid-body .cell-link').count(), 3, 'each customer_id links to its customer');
+    // The order of 120 references customer 2.
+    await row('120').locator('.cell-link').click();
+    await onPage(page, 1, ' · 1 row');
+    assert.equal(await rows.count(), 1);
+    assert.match(await rows.first().textContent(), /customer 2/);
+    assert.deepEqual([await page.getByLabel('Filter column').inputValue(), await page.getByLabel('Filter value').inputValue()], ['id', '2'],
+      'the referenced table, filtered to the row, the filter on screen');
+    assert.equal(hashOf(page).get('name'), 'customers');
+
+    // Who references customer 2: two orders, no trips; then open them.
+    await page.getByRole('button', { name: 'Rows referencing this row' }).click();
+    const panel = page.getByRole('region', { name: 'Rows referencing id = 2' });
+    await panel.getByRole('link', { name: '2 rows' }).waitFor();
+    await panel.locator('li', { hasText: 'Ünï schema.trips' }).getByText('no rows').waitFor();
+    await panel.getByRole('link', { name: '2 rows' }).click();
+    await onPage(page, 1, ' · 2 rows');
+    assert.equal(await row('customer').count(), 0);
+    assert.deepEqual((await rows.allTextContents()).map((t) => t.includes('120') || t.includes('0.50')), [true, true]);
+
+    // Back, Back, Forward.
+    await page.goBack();
+    await onPage(page, 1, ' · 1 row');
+    assert.match(await rows.first().textContent(), /customer 2/);
+    await page.goBack();
+    await onPage(page, 1, ' · 3 rows');
+    assert.equal(await page.getByLabel('Filter value').inputValue(), '', 'the unfiltered orders again');
+    await page.goForward();
+    await onPage(page, 1, ' · 1 row');
+    await page.goBack();
+    await onPage(page, 1, ' · 3 rows');
+
+    // By keyboard: to the first order's customer_id, Alt+Enter follows it.
+    const grid = page.getByRole('grid', { name: /Rows of orders/ });
+    await grid.focus();
+    await grid.press('ArrowRight');
+    await grid.press('Alt+Enter');
+    await onPage(page, 1, ' · 1 row');
+    assert.match(await rows.first().textContent(), /customer 1/);
+
+    // A sorted, paged, filtered view survives a reload.
+    await page.getByLabel('Filter operator').selectOption('greater');
+    await page.getByLabel('Filter value').fill('100');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await onPage(page, 1, ' of 2 · 150 rows');
+    await page.getByRole('button', { name: 'Sort by name' }).click();
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await onPage(page, 2, ' of 2 · 150 rows');
+    const firstOnPage2 = await rows.first().textContent();
+    await page.reload();
+    await onPage(page, 2, ' of 2 · 150 rows');
+    assert.equal(await rows.first().textContent(), firstOnPage2, 'the same page, sort and filter after a reload');
+    assert.equal(await page.locator('[role=columnheader][aria-sort=ascending]').textContent(), 'name ▲text');
+
+    // The address in another tab of this browser: one that has a session of
+    // its own, then a new one that has none (it opens the link first).
+    const address = page.url();
+    assert.ok(!address.includes(await page.evaluate(() => sessionStorage.getItem('session_id'))), 'no session id in the address');
+    const second = await open(context, 'shop');
+    await second.goto(address);
+    await onPage(second, 2, ' of 2 · 150 rows');
+    assert.equal(await second.locator('.grid-body .grid-row').first().textContent(), firstOnPage2);
+    const fresh = await context.newPage();
+    watch(fresh);
+    await fresh.goto(address);
+    await onPage(fresh, 2, ' of 2 · 150 rows');
+    assert.equal(await fresh.locator('.grid-body .grid-row').first().textContent(), firstOnPage2);
+    const ids = await Promise.all([page, second, fresh].map((p) => p.evaluate(() => sessionStorage.getItem('session_id'))));
+    assert.equal(new Set(ids).size, 3, 'each tab has its own session');
+    await second.close();
+    await fresh.close();
+
+    // A composite foreign key under unicode names; multi-line text on one line.
+    await item(page, 'trips').click();
+    await onPage(page, 1, ' · 4 rows');
+    await rows.first().locator('.cell-link').first().click();
+    await onPage(page, 1, ' · 1 row');
+    assert.deepEqual(await page.getByLabel('Filter value').evaluateAll((els) => els.map((e) => e.value)), ['eu', '1']);
+    const note = rows.first().locator('.cell').nth(3);
+    assert.equal(await note.textContent(), 'first line ↵ second line ↵ third line');
+    assert.equal(await note.getAttribute('title'), '3 lines: double-click to view');
+    const box = await note.evaluate((el) => ({ scroll: el.scrollHeight, client: el.clientHeight }));
+    assert.ok(box.scroll <= box.client, `no clipped second line: ${JSON.stringify(box)}`);
+    await note.dblclick();
+    const dialog = page.locator('#edit-dialog');
+    assert.equal(await dialog.getByLabel('Value of note').inputValue(), 'first line\nsecond line\nthird line', 'every line, to edit');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('button', { name: 'Rows referencing this row' }).click();
+    await page.getByRole('region', { name: 'Rows referencing code = eu, n = 1' }).getByRole('link', { name: '2 rows' }).click();
+    await onPage(page, 1, ' · 2 rows');
+    await shot(page, 'referencing');
+
+    // Structure: keys, references, defaults, comments.
+    await page.getByRole('tab', { name: 'Structure' }).click();
+    const structureRow = (name) => page.locator('table.structure tbody tr', { has: page.locator('th', { hasText: new RegExp(`^${name}$`) }) });
+    await structureRow('id').waitFor();
+    assert.deepEqual(await structureRow('id').locator('.badge').allTextContents(), ['PK', 'IDENTITY ALWAYS']);
+    assert.deepEqual(await structureRow('site_n').locator('.markers').textContent(), 'FK → Ünï schema.sites.n');
+    assert.deepEqual(await structureRow('customer').locator('.markers').textContent(), 'FK → shop.customers.id');
+    assert.equal(await structureRow('day').locator('td').nth(3).textContent(), "'2024-01-01'::date");
+    await page.locator('h3', { hasText: 'Constraints' }).waitFor();
+    await shot(page, 'structure');
+    await structureRow('site_code').getByRole('link', { name: 'Ünï schema.sites.code' }).click();
+    await onPage(page, 1, ' · 3 rows');
+    assert.equal(hashOf(page).get('name'), 'sites');
+    await page.getByRole('tab', { name: 'Structure' }).click();
+    await structureRow('code').waitFor();
+    assert.equal(await page.locator('.table-comment').textContent(), 'Where trips go');
+    assert.deepEqual(await structureRow('code').locator('.badge').allTextContents(), ['PK 1/2']);
+    assert.deepEqual(await structureRow('n').locator('.badge').allTextContents(), ['PK 2/2']);
+    assert.deepEqual(await structureRow('näme').locator('.badge').allTextContents(), ['UNIQUE', 'NOT NULL']);
+    assert.equal(await structureRow('note').locator('td').last().textContent(), 'free text, may span lines');
+    await page.getByRole('heading', { name: 'Referenced by' }).waitFor();
+    await page.getByRole('tab', { name: 'Rows' }).click();
+    await onPage(page, 1, ' · 3 rows');
+    await page.goBack();
+    await page.locator('table.structure').waitFor();
+    assert.equal(hashOf(page).get('tab'), 'structure', 'Back returns to the tab it left');
+
+    // A view's definition; a materialized view's, refreshed on this writable link.
+    await item(page, 'eu_sites').click();
+    await page.getByRole('tab', { name: 'Structure' }).click();
+    assert.match(await page.locator('pre.code').textContent(), /WHERE sites\.code = 'eu'::text/);
+    await page.getByLabel('Filter objects').fill('trip_counts');
+    await item(page, 'trip_counts').click();
+    await page.getByRole('tab', { name: 'Rows' }).click();
+    await page.locator('.error', { hasText: 'has not been populated' }).waitFor();
+    await page.getByRole('tab', { name: 'Structure' }).click();
+    await page.getByText('Holds no data yet').waitFor();
+    assert.match(await page.locator('pre.code').textContent(), /count\(\*\) AS trips/);
+    await page.getByRole('button', { name: 'Refresh materialized view' }).click();
+    await page.getByText('Holds the rows of its last refresh.').waitFor();
+    await page.getByRole('tab', { name: 'Rows' }).click();
+    await onPage(page, 1, ' · 3 rows');
+
+    // A sequence's settings.
+    await page.getByLabel('Filter objects').fill('tickets');
+    await item(page, 'tickets').click();
+    await page.getByRole('tab', { name: 'Structure' }).click();
+    const fact = (name) => page.locator('.facts dt', { hasText: new RegExp(`^${name}$`) }).locator('xpath=following-sibling::dd[1]');
+    assert.equal(await fact('Increment').textContent(), '5');
+    assert.equal(await fact('Start').textContent(), '100');
+    assert.equal(await fact('Cycles').textContent(), 'no');
+    await shot(page, 'sequence');
+
+    // A read-only link shows a materialized view without Refresh.
+    const readonly = await open(context, 'other');
+    await readonly.getByLabel('Filter objects').fill('frozen');
+    await item(readonly, 'frozen').click();
+    await readonly.getByRole('tab', { name: 'Structure' }).click();
+    await readonly.getByText('Holds the rows of its last refresh.').waitFor();
+    assert.equal(await readonly.getByRole('button', { name: 'Refresh materialized view' }).count(), 0);
   },
 
   /** Page jumps, the real last page of a table whose estimate is low, several filter conditions, an export as shown. */

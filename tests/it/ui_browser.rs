@@ -51,6 +51,19 @@ fn fixture() -> &'static Fixture {
                    ('eu', 2, 'Dee', 'sad', NULL, NULL, NULL, NULL),
                    ('us', 1, NULL, NULL, NULL, '{{solo}}', NULL, NULL),
                    ('us', 2, 'Cy', 'sad', '[]', '{{}}', false, '1999-12-31');
+                 CREATE TABLE \"Ünï schema\".sites(code text, n int, \"näme\" text NOT NULL UNIQUE, note text, PRIMARY KEY (code, n));
+                 COMMENT ON TABLE \"Ünï schema\".sites IS 'Where trips go';
+                 COMMENT ON COLUMN \"Ünï schema\".sites.note IS 'free text, may span lines';
+                 INSERT INTO \"Ünï schema\".sites VALUES
+                   ('eu', 1, 'Wien', E'first line\\nsecond line\\nthird line'), ('eu', 2, 'Graz', 'one line'), ('us', 1, 'Ohio', NULL);
+                 CREATE TABLE \"Ünï schema\".trips(id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, site_code text, site_n int,
+                   customer int REFERENCES shop.customers(id), day date DEFAULT '2024-01-01',
+                   FOREIGN KEY (site_code, site_n) REFERENCES \"Ünï schema\".sites(code, n));
+                 INSERT INTO \"Ünï schema\".trips(site_code, site_n, customer) VALUES ('eu', 1, 3), ('eu', 1, 4), ('eu', 2, 3), ('us', 1, NULL);
+                 CREATE VIEW \"Ünï schema\".eu_sites AS SELECT code, n, \"näme\" FROM \"Ünï schema\".sites WHERE code = 'eu';
+                 CREATE MATERIALIZED VIEW \"Ünï schema\".trip_counts AS
+                   SELECT site_code, site_n, count(*) AS trips FROM \"Ünï schema\".trips GROUP BY 1, 2 WITH NO DATA;
+                 CREATE SEQUENCE \"Ünï schema\".tickets INCREMENT 5 START 100;
                  CREATE TABLE public.grown AS SELECT g AS id FROM generate_series(1, 100000) g;
                  ALTER TABLE public.grown SET (autovacuum_enabled = false);
                  ANALYZE public.grown;
@@ -63,6 +76,7 @@ fn fixture() -> &'static Fixture {
             "SET ROLE trust_user; CREATE TABLE notes(id int, body text);
              CREATE VIEW ten_million AS SELECT g AS id, g * 2 AS twice, 'row ' || g AS label FROM generate_series(1, 10000000) g;
              CREATE VIEW breaks_early AS SELECT g AS id, 1 / (200 - g) AS x FROM generate_series(1, 1000) g;
+             CREATE MATERIALIZED VIEW frozen AS SELECT 1 AS one;
              CREATE VIEW breaks_late AS SELECT g AS id, 1 / (500000 - g) AS x FROM generate_series(1, 1000000) g;",
         );
         Fixture { shop_db: shop, other_db: other }
@@ -213,6 +227,18 @@ fn rows_are_edited_in_place_reviewed_as_sql_applied_in_one_transaction_and_confl
         "asia/2||||||; eu/1|Theirs|happy|{\"b\": [1, 2]}|{a,\"b c\"}|f|2021-03-04; eu/2||sad||||; us/1|Bob|ok||{solo}||",
         "the edits applied, the deleted row gone, the conflicting edit never written"
     );
+}
+
+#[test]
+fn foreign_keys_link_both_ways_back_and_forward_move_between_views_and_structure_shows_keys_definitions_and_settings() {
+    let (door, _backend) = start_door(&[]);
+    scenario("relations", &door.base, &[]);
+    // The Refresh the page reported happened in the database.
+    let populated = tls_cluster().admin_sql_in(
+        &fixture().shop_db,
+        "SELECT relispopulated FROM pg_class WHERE oid = '\"Ünï schema\".trip_counts'::regclass",
+    );
+    assert_eq!(populated, "t");
 }
 
 #[test]

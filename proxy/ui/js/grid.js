@@ -1,8 +1,9 @@
 // The results grid: draws only the rows in view, so 10,000 rows scroll as
 // smoothly as 10. NULL is shown distinctly, numbers are right-aligned, every
-// value is text. Arrow keys move the active cell, Enter opens it, Ctrl/Cmd+C
-// copies it. The table view adds column types, marks for staged edits and
-// its own way to open a cell.
+// value is text, on one line (a line break shows as ↵). Arrow keys move the
+// active cell, Enter opens it, Alt+Enter follows its link, Ctrl/Cmd+C
+// copies it. The table view adds column types, links to related rows,
+// marks for staged edits and its own way to open a cell.
 
 import { h, fill, text } from './dom.js';
 import { openCell } from './cell.js';
@@ -18,14 +19,15 @@ const NUMERIC = new Set([21, 23, 20, 26, 700, 701, 1700, 790]);
  * Creates a grid. `options.onSort(column)` makes headers sort buttons;
  * `options.sort` is `{column, order}` to mark the current one;
  * `typeNames[i]` is shown under a header; `cellClass(r, c)` adds classes
- * and `cellTitle(r, c)` a tooltip to a cell; `onOpen(r, c)` replaces the
+ * and `cellTitle(r, c)` a tooltip to a cell; `cellLink(r, c)` gives a
+ * cell a link, `{href, label}` (clicked, or Alt+Enter on the cell); `onOpen(r, c)` replaces the
  * viewer on double-click and Enter; `onKey(event, active)` hears other
  * keys first; `start` is the first active cell; with `widthsKey` the
  * columns can be resized (drag or arrow keys on a header's edge) and keep
  * their widths under that key. The element has `redraw()` and `active()`.
  */
 export function grid({
-  columns, rows, types = [], typeNames = [], sort, onSort, label = 'Results', cellClass, cellTitle, onOpen, onKey, start, widthsKey,
+  columns, rows, types = [], typeNames = [], sort, onSort, label = 'Results', cellClass, cellTitle, cellLink, onOpen, onKey, start, widthsKey,
 }) {
   // Widths in em of the grid's font: monospace values, a proportional bold header.
   const widths = columns.map((name, i) => {
@@ -110,11 +112,16 @@ export function grid({
       const row = rows[r];
       fragment.append(h('div', {
         class: 'grid-row', role: 'row', 'aria-rowindex': r + 2, style: `transform:translateY(${r * ROW_HEIGHT}px)`,
-      }, row.map((value, c) => h('div', {
-        class: `cell${value === null ? ' null' : ''}${numeric[c] ? ' num' : ''}${r === active.row && c === active.col ? ' active' : ''}${cellClass ? ` ${cellClass(r, c)}` : ''}`,
-        role: 'gridcell', dataset: { r, c },
-        title: cellTitle?.(r, c) || (value !== null && text(value).length > 60 ? 'Double-click to view' : false),
-      }, truncate(text(value))))));
+      }, row.map((value, c) => {
+        const link = cellLink?.(r, c);
+        const shown = text(value);
+        const lines = value === null ? 1 : shown.split(LINE_BREAK).length;
+        return h('div', {
+          class: `cell${value === null ? ' null' : ''}${numeric[c] ? ' num' : ''}${r === active.row && c === active.col ? ' active' : ''}${link ? ' linked' : ''}${cellClass ? ` ${cellClass(r, c)}` : ''}`,
+          role: 'gridcell', dataset: { r, c },
+          title: cellTitle?.(r, c) || (lines > 1 ? `${lines} lines: double-click to view` : shown.length > 60 ? 'Double-click to view' : false),
+        }, link && h('a', { class: 'cell-link', href: link.href, tabindex: -1, title: link.label, 'aria-label': link.label }), oneLine(shown));
+      })));
     }
     fill(body, fragment);
   }
@@ -152,6 +159,10 @@ export function grid({
       else if (y + ROW_HEIGHT * 2 > root.scrollTop + root.clientHeight) root.scrollTop = y - root.clientHeight + ROW_HEIGHT * 2;
       draw(true);
       event.preventDefault();
+    } else if (event.key === 'Enter' && event.altKey) {
+      const link = cellLink?.(active.row, active.col);
+      if (link) location.assign(link.href);
+      event.preventDefault();
     } else if (event.key === 'Enter') {
       show(active.row, active.col);
       event.preventDefault();
@@ -172,4 +183,10 @@ export function grid({
   return root;
 }
 
-const truncate = (s) => (s.length > 300 ? `${s.slice(0, 300)}…` : s);
+const LINE_BREAK = /\r\n|[\n\r\u2028\u2029]/;
+
+/** A value as one line of at most 300 characters: a row never shows a clipped second line. */
+function oneLine(s) {
+  const cut = s.length > 300 ? `${s.slice(0, 300)}…` : s;
+  return cut.replace(new RegExp(LINE_BREAK, 'g'), ' ↵ ');
+}

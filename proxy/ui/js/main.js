@@ -2,6 +2,7 @@
 // object list, and route between the views.
 
 import { takeSession, sessionFromLink, usedElsewhere, dropSession, call, leaving, onSessionLost, reconnect, reconnected, rememberResource } from './api.js';
+import { stateFrom, rememberLink, linkNamed, currentLink } from './address.js';
 import { h, $, fill } from './dom.js';
 import { state, save, errorBox, notice, policy } from './state.js';
 import * as sidebar from './sidebar.js';
@@ -88,9 +89,48 @@ function environment(name) {
   document.body.classList.toggle('in-production', tone === 'production');
 }
 
+/**
+ * Takes the view an address names: in this tab's session when the address
+ * is of this tab's link; through the link it names when this browser has
+ * opened that one (the tab reconnects to it); otherwise it says so.
+ * Returns false when the tab is leaving for another link.
+ */
+function follow(wanted) {
+  const { db, ...view } = wanted;
+  if (db && db !== currentLink()) {
+    const link = linkNamed(db);
+    if (!link) {
+      notice('That address is of a database link this browser has not opened: open the link itself first.');
+      return true;
+    }
+    leaving();
+    dropSession();
+    rememberResource(link);
+    Object.assign(state, view);
+    save();
+    if (reconnect()) return false;
+    fill(main, errorBox({ message: 'Could not open that address\'s database link: open the link itself.' }));
+    return false;
+  }
+  Object.assign(state, view);
+  return true;
+}
+
+// Back, Forward, or an address pasted into this tab.
+addEventListener('popstate', () => {
+  const wanted = stateFrom(location.hash);
+  if (wanted && follow(wanted)) show(state.view);
+});
+
 async function start() {
   const fromLink = sessionFromLink();
+  const wanted = stateFrom(location.hash);
   const id = takeSession();
+  // An address pasted into a new tab: open the link it names, then the view.
+  if (!id && wanted?.db && linkNamed(wanted.db)) {
+    follow(wanted);
+    return;
+  }
   if (!id) {
     fill(main, h('div', { class: 'empty' }, h('h2', {}, 'No database session'),
       h('p', {}, 'Open the /connect link you were given to start one.')));
@@ -112,6 +152,7 @@ async function start() {
     connection = info;
     reconnected();
     rememberResource(info.resource);
+    rememberLink(info.resource);
     const label = info.label || info.current_database;
     $('#db-label').textContent = label;
     document.title = `${label} · pgdoor`;
@@ -119,6 +160,7 @@ async function start() {
     Object.assign(policy, info.policy, { readonly: info.readonly });
     environment(info.policy?.environment);
     transaction.track(info.transaction);
+    if (wanted && !follow(wanted)) return;
     show(state.view);
   } catch (error) {
     if (error.code !== 'session_gone' && error.code !== 'session_required') fill(main, errorBox(error, 'Could not open the database'));

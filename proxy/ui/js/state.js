@@ -1,7 +1,9 @@
-// What the tab is showing, kept in sessionStorage so a reload or a
-// reconnect comes back to the same view; and the shared error panel.
+// What the tab is showing, kept in sessionStorage and in the address (see
+// address.js) so a reload or a reconnect comes back to the same view; and
+// the shared error panel.
 
 import { h, $, count, size } from './dom.js';
+import { record } from './address.js';
 
 const KEY = 'pgdoor.state';
 
@@ -14,8 +16,11 @@ export const state = Object.assign({ view: 'sql', tab: 'rows', perPage: 100 }, J
  */
 export const policy = { downloads: true };
 
-/** Saves the state. */
-export const save = () => sessionStorage.setItem(KEY, JSON.stringify(state));
+/** Saves the state, and puts its address in the address bar (a history entry when the view changed). */
+export function save() {
+  sessionStorage.setItem(KEY, JSON.stringify(state));
+  record(state);
+}
 
 /** An error panel: the message, the server's detail and hint, and what it was. */
 export function errorBox(error, what) {

@@ -8,6 +8,8 @@ import { grid } from './grid.js';
 import { openCell } from './cell.js';
 import * as edits from './edit.js';
 import { onReload } from './sidebar.js';
+import * as structures from './structure.js';
+import { linkFor, referencedBy } from './relations.js';
 
 const OPERATORS = [
   ['equal', '='], ['not_equal', '≠'], ['greater', '>'], ['greater_eq', '≥'], ['less', '<'], ['less_eq', '≤'],
@@ -34,7 +36,7 @@ export function render(main, object) {
   const path = tablePath(object.schema, object.name);
   const views = {
     rows: () => rows(body, object, path),
-    structure: () => result(body, `tables/${path}`, 'Columns'),
+    structure: () => structures.render(body, path),
     indexes: () => result(body, `tables/${path}/indexes`, 'Indexes'),
     constraints: () => result(body, `tables/${path}/constraints`, 'Constraints'),
     info: () => info(body, path),
@@ -102,7 +104,7 @@ function editing(object, path) {
 }
 
 /** Forgets what was learnt of the tables (after DDL, or a refresh). */
-const forgetTables = () => editingOf.clear();
+const forgetTables = () => { editingOf.clear(); structures.forget(); };
 onReload(forgetTables);
 
 /** What the last Apply did, shown above the grid once. */
@@ -116,8 +118,10 @@ async function rows(body, object, path) {
   params.set('offset', (page - 1) * perPage);
   let data;
   let facts;
+  let structure;
   try {
-    [data, facts] = await Promise.all([call(`tables/${path}/rows?${params}`), editing(object, path)]);
+    [data, facts, structure] = await Promise.all([call(`tables/${path}/rows?${params}`), editing(object, path),
+      structures.structureOf(path).catch(() => null)]);
   } catch (error) {
     if (error instanceof ApiError) fill(body, toolbar(object, path, state.columns || []), errorBox(error));
     return;
@@ -140,12 +144,16 @@ async function rows(body, object, path) {
   lastReport = null;
   const review = h('div', { class: 'review-holder' });
   const empty = () => h('p', { class: 'muted' }, state.filters?.length ? 'No rows match the filter.' : 'This table is empty.');
+  const valueIn = (values) => (name) => values[data.columns.indexOf(name)];
   if (!editable) {
+    const table = data.rows.length && grid({
+      columns: data.columns, rows: data.rows, types: data.column_types, typeNames: types, sort: state.sort, onSort: sort,
+      label: `Rows of ${object.name}`, widthsKey: path,
+      cellLink: structure && ((r, c) => linkFor(structure, data.columns[c], valueIn(data.rows[r]))),
+    });
     fill(body, toolbar(object, path, data.columns), pager(p, page, perPage, go, path), report,
       object.kind === 'table' && !policy.readonly && facts?.reason && h('p', { class: 'muted note' }, `Not editable here: ${facts.reason}`),
-      data.rows.length
-        ? grid({ columns: data.columns, rows: data.rows, types: data.column_types, typeNames: types, sort: state.sort, onSort: sort, label: `Rows of ${object.name}`, widthsKey: path })
-        : empty());
+      table || empty(), table && related(structure, table, (r) => data.rows[r] && valueIn(data.rows[r])));
     return;
   }
   const holder = h('div', { class: 'grid-holder' });
@@ -173,6 +181,7 @@ async function rows(body, object, path) {
         sort: state.sort, onSort: sort, label: `Rows of ${object.name}, editable`, widthsKey: path,
         cellClass: (r, c) => edits.cellState(view[r], data.columns[c]),
         cellTitle: (r, c) => edits.cellNote(view[r], data.columns[c]),
+        cellLink: structure && ((r, c) => linkFor(structure, data.columns[c], valueIn(view[r].values))),
         onOpen: (r, c) => editAt(r, c), start,
         onKey: (event) => {
           if (event.key === 'Delete' && facts.privileges.delete && current()) {
@@ -233,10 +242,48 @@ async function rows(body, object, path) {
     reload();
   };
   editable.onChange(draw);
-  fill(body, toolbar(object, path, data.columns), pager(p, page, perPage, go, path), report, bar, review, holder);
+  const relations = h('div', {});
+  fill(body, toolbar(object, path, data.columns), pager(p, page, perPage, go, path), report, bar, review, holder, relations);
   draw();
+  if (table) fill(relations, related(structure, holder, (r) => view[r] && !view[r].entry?.op && valueIn(view[r].values)));
   holder.addEventListener('click', drawBar);
   holder.addEventListener('keyup', drawBar);
+}
+
+/**
+ * Below a grid: how to follow its foreign keys, and, where other tables
+ * reference this one, a button that lists the rows referencing the active
+ * row (`valueAt(r)` reads row r's values by column name; null for a row not
+ * in the database yet).
+ */
+function related(structure, holder, valueAt) {
+  const refs = structure?.referenced_by || [];
+  const links = structure?.foreign_keys.length
+    && h('span', { class: 'muted' }, `→ in a ${structure.foreign_keys.flatMap((f) => f.columns).join(', ')} cell opens the row it references (Alt+Enter on the cell).`);
+  if (!refs.length) return links && h('div', { class: 'related' }, links);
+  const panel = h('div', { class: 'related-panel' });
+  const gridOf = () => (holder.matches('.grid') ? holder : holder.querySelector('.grid'));
+  const key = structure.columns.filter((c) => c.primary_key).sort((a, b) => a.primary_key - b.primary_key).map((c) => c.name);
+  const labelOf = (r, value) => (key.length ? key.map((k) => `${k} = ${value(k)}`).join(', ') : `row ${r + 1}`);
+  let shownFor = null;
+  const button = h('button', {
+    onclick: () => {
+      const r = gridOf()?.active().row;
+      const value = r == null ? null : valueAt(r);
+      if (!value) {
+        fill(panel, h('p', { class: 'muted' }, 'Choose a row that is in the database (not a new one) first.'));
+        return;
+      }
+      shownFor = r;
+      fill(panel, referencedBy(structure, value, labelOf(r, value)));
+    },
+  }, 'Rows referencing this row');
+  // The list is of one row: it goes when another row becomes the active one.
+  const follow = () => { if (shownFor !== null && gridOf()?.active().row !== shownFor) { shownFor = null; fill(panel); } };
+  holder.addEventListener('click', follow);
+  holder.addEventListener('keyup', follow);
+  return h('div', { class: 'related' }, h('div', { class: 'toolbar' }, button,
+    h('span', { class: 'muted' }, `Referenced by ${refs.map((r) => `${r.schema}.${r.table}`).join(', ')}.`), links), panel);
 }
 
 /** First, previous, a page field, next and last; the count, and an exact count where it is an estimate. */
