@@ -693,6 +693,84 @@ const scenarios = {
     assert.equal(await readonly.getByRole('button', { name: 'Refresh materialized view' }).count(), 0);
   },
 
+  /**
+   * `pgdoor demo`'s sample as a person meets it: follow order_items to its
+   * order and back, count an order's items, a self-reference in hr, the
+   * structure of a composite key, a department renamed in place (the test
+   * reads it back), the materialized view refreshed; the read-only link
+   * follows relations but edits nothing.
+   */
+  async demo() {
+    const context = await newContext();
+    const page = await open(context, 'shop');
+    const rows = page.locator('.grid-body .grid-row');
+    const find = async (p, name) => {
+      await p.getByLabel('Filter objects').fill(name);
+      await item(p, name).click();
+    };
+    await find(page, 'order_items');
+    await page.locator('.pager', { hasText: 'rows' }).waitFor();
+    const pager = await page.locator('.pager').textContent();
+    const first = await rows.first().locator('.cell').allTextContents();
+    await rows.first().locator('.cell').nth(0).locator('.cell-link').click();
+    await onPage(page, 1, ' · 1 row');
+    assert.equal(await rows.first().locator('.cell').first().textContent(), first[0], 'the order the item belongs to');
+    await page.getByRole('button', { name: 'Rows referencing this row' }).click();
+    const items = page.getByRole('region', { name: `Rows referencing id = ${first[0]}` }).getByRole('link', { name: /^\d+ rows?$/ });
+    const counted = (await items.textContent()).split(' ')[0];
+    await items.click();
+    await onPage(page, 1, ` · ${counted} row${counted === '1' ? '' : 's'}`);
+    assert.equal(await rows.count(), Number(counted), 'the count is the rows it opens');
+    await page.goBack();
+    await page.goBack();
+    assert.ok(await eventually(async () => (await page.locator('.pager').textContent()) === pager), 'Back to every item');
+    assert.deepEqual(await rows.first().locator('.cell').allTextContents(), first, 'Back to the items as they were');
+    await page.getByRole('tab', { name: 'Structure' }).click();
+    const structureRow = (name) => page.locator('table.structure tbody tr', { has: page.locator('th', { hasText: new RegExp(`^${name}$`) }) });
+    assert.equal(await structureRow('order_id').locator('.markers').textContent(), 'PK 1/2FK → shop.orders.id');
+    assert.equal(await structureRow('product_id').locator('.markers').textContent(), 'PK 2/2FK → shop.products.id');
+    await page.locator('ul.constraints code', { hasText: 'CHECK (quantity > 0)' }).waitFor();
+
+    // A table that references itself.
+    await find(page, 'employees');
+    await page.getByRole('tab', { name: 'Rows' }).click();
+    const sam = rows.filter({ hasText: 'Engineer' }).first();
+    await sam.locator('.cell').nth(2).locator('.cell-link').click();
+    await onPage(page, 1, ' · 1 row');
+    assert.match(await rows.first().textContent(), /Head of department/);
+    await page.getByRole('button', { name: 'Rows referencing this row' }).click();
+    await page.getByRole('region', { name: /^Rows referencing id = \d$/ }).locator('li', { hasText: 'hr.employees' }).getByRole('link').waitFor();
+
+    // Renamed in place, in one transaction.
+    await find(page, 'departments');
+    await page.getByRole('tab', { name: 'Rows' }).click();
+    await rows.filter({ hasText: 'Finance' }).locator('.cell').nth(1).dblclick();
+    await page.locator('#edit-dialog').getByLabel('Value of name').fill('Finance & Legal');
+    await page.locator('#edit-dialog').getByRole('button', { name: 'Stage' }).click();
+    await page.getByRole('button', { name: 'Review changes' }).click();
+    await page.getByText('UPDATE "hr"."departments" SET "name" = \'Finance & Legal\'').waitFor();
+    await page.getByRole('button', { name: 'Apply 1 change', exact: true }).click();
+    await page.getByText('Applied in one transaction: 1 row updated').waitFor();
+
+    // The materialized view, refreshed.
+    await find(page, 'monthly_revenue');
+    await page.getByRole('tab', { name: 'Structure' }).click();
+    await page.getByText('Holds the rows of its last refresh.').waitFor();
+    await page.getByRole('button', { name: 'Refresh materialized view' }).click();
+    await page.locator('#notice', { hasText: 'Refreshed reporting.monthly_revenue.' }).waitFor();
+
+    // Read-only: relations yes, edits no.
+    const readonly = await open(context, 'shop-readonly');
+    await find(readonly, 'orders');
+    await readonly.locator('.grid-body .cell-link').first().click();
+    await onPage(readonly, 1, ' · 1 row');
+    assert.equal(await readonly.locator('.edit-bar').count(), 0);
+    await find(readonly, 'monthly_revenue');
+    await readonly.getByRole('tab', { name: 'Structure' }).click();
+    await readonly.getByText('Holds the rows of its last refresh.').waitFor();
+    assert.equal(await readonly.getByRole('button', { name: 'Refresh materialized view' }).count(), 0);
+  },
+
   /** Page jumps, the real last page of a table whose estimate is low, several filter conditions, an export as shown. */
   async paging() {
     const context = await newContext();

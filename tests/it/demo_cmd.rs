@@ -1,5 +1,5 @@
 //! `pgdoor demo` as a person runs it: the printed links open the sample
-//! database, the read-only one refuses writes, and Ctrl-C leaves no process
+//! database (in Chromium too), the read-only one refuses writes, and Ctrl-C leaves no process
 //! and no directory behind.
 
 use std::io::{BufRead, BufReader};
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::support::door::Browser;
+use crate::support::e2e;
 
 #[tokio::test]
 async fn the_demo_serves_the_sample_and_ctrl_c_cleans_up() {
@@ -57,6 +58,19 @@ async fn the_demo_serves_the_sample_and_ctrl_c_cleans_up() {
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert_eq!(refused.body["db_error"]["code"], "25006", "{}", refused.body);
     assert_eq!(readonly.query("SELECT count(*) FROM shop.page_views").await.scalar(), &json!(100000));
+
+    // The same sample in Chromium: relations, structure, an edit in place.
+    e2e::scenario("demo", &base, &[]);
+    assert_eq!(
+        tab.query("SELECT string_agg(name, ', ' ORDER BY id) FROM hr.departments").await.scalar(),
+        &json!("Engineering, Support, Sales, Finance & Legal"),
+        "the rename the page reported is in the database"
+    );
+    assert_eq!(
+        tab.query("SELECT (SELECT count(*) FROM reporting.monthly_revenue) > 0").await.scalar(),
+        &json!(true),
+        "the refreshed materialized view holds its rows"
+    );
 
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(demo.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);

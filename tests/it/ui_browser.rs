@@ -4,12 +4,12 @@
 //! asset serving itself: ETags, compression, caching, the page's CSP.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
 use crate::support::backend::Backend;
 use crate::support::door::{Door, client};
+use crate::support::e2e;
 use crate::support::pg::{roles, tls_cluster};
 
 const TOKEN: &str = "ui-token";
@@ -106,34 +106,11 @@ fn start_door(extra: &[&str]) -> (Door, Backend) {
     (door, backend)
 }
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Runs one scenario of tests/e2e/ui.mjs against `base`; its output. One
-/// browser at a time: several Chromiums at once on a small CI machine make
-/// every step slow enough to time out.
+/// Runs one scenario against `base`, which may read the shop database's name.
 fn scenario(name: &str, base: &str, env: &[(&str, &str)]) -> String {
-    static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = ONE_BROWSER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let e2e = repo().join("tests/e2e");
-    assert!(
-        e2e.join("node_modules/playwright-core").is_dir() && Path::new("/usr/bin/chromium").exists(),
-        "the browser tests need Debian's chromium and playwright-core: run tests/install-deps"
-    );
-    let out = Command::new("node")
-        .arg(e2e.join("ui.mjs"))
-        .arg(name)
-        .env("PGDOOR", base)
-        .env("SHOP_DB", &fixture().shop_db)
-        .env("ARTIFACTS", repo().join("target/e2e-artifacts"))
-        .envs(env.iter().copied())
-        .output()
-        .expect("node runs (apt-get install -y nodejs)");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "scenario {name} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains(&format!("ok {name}")), "{stdout}");
-    stdout
+    let mut all = vec![("SHOP_DB", fixture().shop_db.as_str())];
+    all.extend_from_slice(env);
+    e2e::scenario(name, base, &all)
 }
 
 #[test]

@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod certs;
 pub mod door;
+pub mod e2e;
 pub mod pg;
 pub mod scripted;
 
