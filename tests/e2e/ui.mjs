@@ -771,6 +771,107 @@ const scenarios = {
     assert.equal(await readonly.getByRole('button', { name: 'Refresh materialized view' }).count(), 0);
   },
 
+  /**
+   * Query tabs and the history that lasts: two tabs with their own text and
+   * result; rename, reorder, the running tab marked while another is edited;
+   * kept across a reload and in a new tab of the link; every run in the
+   * history (a failed one marked), searchable and runnable into a tab; a
+   * saved query.
+   */
+  async workspace() {
+    const context = await newContext();
+    const page = await open(context, 'shop');
+    const tabs = page.getByRole('tablist', { name: 'Query tabs' }).getByRole('tab');
+    const names = async (p = page) => (await p.getByRole('tablist', { name: 'Query tabs' }).getByRole('tab').evaluateAll(
+      (els) => els.map((e) => e.firstChild.textContent)));
+    const cell = page.locator('.output .grid-body .cell');
+    await page.locator('.tabs button[data-view=sql]').click();
+    assert.deepEqual(await names(), ['Query 1']);
+    await editor(page).fill('SELECT 1 AS one');
+    await editor(page).press('Control+Enter');
+    await cell.filter({ hasText: /^1$/ }).waitFor();
+
+    await page.getByRole('button', { name: 'New query tab' }).click();
+    assert.deepEqual(await names(), ['Query 1', 'Query 2']);
+    assert.equal(await editor(page).inputValue(), '', 'a new tab starts empty');
+    await page.getByText('Results appear here.').waitFor();
+    await editor(page).fill("SELECT 'two' AS t");
+    await editor(page).press('Control+Enter');
+    await cell.filter({ hasText: 'two' }).waitFor();
+    await tabs.filter({ hasText: 'Query 1' }).click();
+    assert.equal(await editor(page).inputValue(), 'SELECT 1 AS one');
+    await cell.filter({ hasText: /^1$/ }).waitFor();
+    assert.equal(await cell.filter({ hasText: 'two' }).count(), 0, 'each tab shows its own result');
+
+    // Rename by double-click and by F2; move by keyboard.
+    await tabs.filter({ hasText: 'Query 2' }).dblclick();
+    await page.getByLabel('New name of Query 2').fill('Totals');
+    await page.getByLabel('New name of Query 2').press('Enter');
+    await tabs.filter({ hasText: 'Query 1' }).click();
+    await tabs.filter({ hasText: 'Query 1' }).press('F2');
+    await page.getByLabel('New name of Query 1').fill('First');
+    await page.getByLabel('New name of Query 1').press('Enter');
+    assert.deepEqual(await names(), ['First', 'Totals']);
+    await tabs.filter({ hasText: 'Totals' }).click();
+    await tabs.filter({ hasText: 'Totals' }).press('Alt+Shift+ArrowLeft');
+    assert.deepEqual(await names(), ['Totals', 'First']);
+
+    // One statement at a time: the running tab is marked, the others are edited.
+    await editor(page).fill('SELECT pg_sleep(1.5) AS slept');
+    await editor(page).press('Control+Enter');
+    await page.locator('.running', { hasText: /Running… \d+\.\d s/ }).waitFor();
+    await tabs.filter({ hasText: 'First' }).click();
+    assert.match(await tabs.filter({ hasText: 'Totals' }).textContent(), /● running/);
+    await editor(page).fill('SELECT 1 AS one -- edited while the other runs');
+    await editor(page).press('Control+Enter');
+    await page.locator('#notice', { hasText: 'A query is running in “Totals”' }).waitFor();
+    await tabs.filter({ hasText: 'Totals' }).click();
+    await cell.filter({ hasText: /^$/ }).first().waitFor();
+    await page.locator('.output .status', { hasText: '1 row' }).waitFor();
+    assert.doesNotMatch(await tabs.filter({ hasText: 'Totals' }).textContent(), /running/);
+    await editor(page).fill('SELECT * FROM no_such_table');
+    await editor(page).press('Control+Enter');
+    await page.locator('.error', { hasText: 'no_such_table' }).waitFor();
+
+    // Kept across a reload, and in a new tab of the same link.
+    await page.reload();
+    await page.locator('#tree .item').first().waitFor();
+    assert.deepEqual(await names(), ['Totals', 'First']);
+    assert.equal(await editor(page).inputValue(), 'SELECT * FROM no_such_table');
+    const other = await open(context, 'shop');
+    await other.locator('.tabs button[data-view=sql]').click();
+    assert.deepEqual(await names(other), ['Totals', 'First']);
+    await other.getByRole('tablist', { name: 'Query tabs' }).getByRole('tab', { name: /First/ }).click();
+    assert.equal(await editor(other).inputValue(), 'SELECT 1 AS one -- edited while the other runs');
+    await other.close();
+
+    // Every run in the history, the failed one marked; search; run into a tab.
+    await page.locator('.tabs button[data-view=history]').click();
+    const entry = (text) => page.locator('ol.history li', { has: page.locator('pre', { hasText: text }) });
+    await entry('no_such_table').waitFor();
+    assert.match(await entry('no_such_table').textContent(), /failed: relation "no_such_table" does not exist/);
+    assert.match(await entry("SELECT 'two'").textContent(), /1 row/);
+    assert.equal(await entry('pg_sleep').count(), 1);
+    await page.getByLabel('Search the history').fill('two');
+    assert.equal(await page.locator('ol.history li').count(), 1);
+    await page.locator('ol.history li').getByRole('button', { name: /^Run statement 1/ }).click();
+    await cell.filter({ hasText: 'two' }).waitFor();
+    assert.deepEqual(await names(), ['Totals', 'Query 3', 'First'], 'run in a tab of its own, next to the open one');
+    assert.equal(await editor(page).inputValue(), "SELECT 'two' AS t");
+
+    // A saved query, opened from the history page.
+    await page.getByRole('button', { name: 'Save query' }).click();
+    await page.getByLabel('Name of the saved query').fill('The two');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.locator('.tabs button[data-view=history]').click();
+    const kept = page.locator('ul.saved li', { hasText: 'The two' });
+    await kept.waitFor();
+    await kept.getByRole('button', { name: 'Open saved query The two in a query tab' }).click();
+    assert.equal(await editor(page).inputValue(), "SELECT 'two' AS t");
+    assert.deepEqual(await names(), ['Totals', 'Query 3', 'Query 4', 'First']);
+    await context.close();
+  },
+
   /** Page jumps, the real last page of a table whose estimate is low, several filter conditions, an export as shown. */
   async paging() {
     const context = await newContext();
@@ -1040,7 +1141,13 @@ const scenarios = {
     assert.ok(second, 'a new session was opened');
     assert.equal(await editor(page).inputValue(), 'SELECT 42 AS kept -- my unsaved work');
     assert.equal(await page.locator('.tabs button[aria-current=page]').textContent(), 'SQL');
-    await editor(page).press('Control+Enter');
+    // The Run that met the ended session says it did not run, and offers to.
+    const told = page.getByRole('alert').filter({ hasText: 'Not run.' });
+    await told.waitFor();
+    assert.match(await told.textContent(), /This statement did not run/);
+    assert.equal(await told.locator('pre').textContent(), 'SELECT 42 AS kept -- my unsaved work');
+    assert.equal(await page.locator('.grid-body .cell').count(), 0, 'nothing ran by itself');
+    await told.getByRole('button', { name: 'Run it now' }).click();
     await page.locator('.grid-body .cell', { hasText: '42' }).waitFor();
     await context.close();
   },

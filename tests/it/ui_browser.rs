@@ -249,7 +249,13 @@ fn the_editor_works_by_keyboard_with_contrast_that_meets_wcag_in_both_themes() {
 }
 
 #[test]
-fn a_lost_session_reconnects_and_keeps_the_editor_text() {
+fn query_tabs_and_the_history_last_across_reloads_and_tabs_and_a_failed_run_is_marked() {
+    let (door, _backend) = start_door(&[]);
+    scenario("workspace", &door.base, &[]);
+}
+
+#[test]
+fn a_lost_session_reconnects_keeps_the_editor_text_and_says_the_statement_did_not_run() {
     let (door, _backend) = start_door(&[]);
     scenario("reconnect", &door.base, &[]);
 }

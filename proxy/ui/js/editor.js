@@ -1,7 +1,9 @@
-// The SQL editor: a textarea over a highlighted copy of its text, completion
-// of keywords, schemas, tables and columns, Ctrl/Cmd+Enter to run the
-// selection or the statement under the cursor, Explain, Analyze, Cancel, the
-// server's error marked at its position, the results grid and exports.
+// The SQL editor: query tabs (see workspace.js), a textarea over a
+// highlighted copy of its text, completion of keywords, schemas, tables and
+// columns, Ctrl/Cmd+Enter to run the selection or the statement under the
+// cursor, Explain, Analyze, Cancel, the server's error marked at its
+// position, each tab's last result and its exports. Every run is kept in
+// the browser's history (see journal.js).
 
 import { h, fill, $, count } from './dom.js';
 import { call, download, tablePath } from './api.js';
@@ -11,26 +13,35 @@ import { tokenize, statementAt, KEYWORDS } from './sql.js';
 import { catalog, refreshAfter } from './sidebar.js';
 import * as transaction from './transaction.js';
 import { saveRows } from './localexport.js';
+import * as workspace from './workspace.js';
+import * as journal from './journal.js';
 
 /** Command tags of statements that only read: their result may be run again, read-only, to export it all. */
 const READS = new Set(['SELECT', 'SHOW', 'TABLE', 'VALUES', 'EXPLAIN', 'FETCH']);
 
-const TEXT_KEY = 'pgdoor.sql';
+/** A statement the session's end kept from running, told after the reconnect. */
+const UNRUN_KEY = 'pgdoor.unrun';
 let area = null;
-let last = null; // {sql, start, data | error, kind}
-let running = null; // {sql, controller}
+/** Each tab's last run: `{sql, start, kind, data | error | pending | unrun}`. */
+const results = new Map();
+let last = null;
+let running = null; // {sql, controller, tab, started}
 let output = null;
+let strip = null;
 const columnCache = new Map();
 
-/** Puts `sql` in the editor. */
-export function setText(sql) {
-  sessionStorage.setItem(TEXT_KEY, sql);
-  if (area) { area.value = sql; paint(); }
+/** Opens `sql` in a tab (the open one when it is empty, else a new one); with `run`, runs it there. */
+export function openInTab(sql, run) {
+  keep();
+  const current = workspace.active();
+  if (current && !current.text.trim()) workspace.setText(current.id, sql);
+  else if (!workspace.add(sql)) notice(`There are ${workspace.MAX_TABS} query tabs already: close one first.`);
+  if (run) sessionStorage.setItem(UNRUN_KEY, JSON.stringify({ sql, kind: 'query', tab: workspace.active().id, asked: true }));
 }
 
 /** Saves the editor text now (before a reconnect). */
 export function keep() {
-  if (area) sessionStorage.setItem(TEXT_KEY, area.value);
+  if (area) workspace.setText(workspace.active().id, area.value);
 }
 
 /** Called when another view is shown. */
@@ -45,30 +56,39 @@ export function render(main, connection) {
     id: 'sql', spellcheck: false, autocapitalize: 'off', autocomplete: 'off', 'aria-label': 'SQL',
     placeholder: 'SELECT … — Ctrl+Enter runs the statement under the cursor or the selection',
   });
-  area.value = sessionStorage.getItem(TEXT_KEY) || '';
+  const tab = workspace.active();
+  area.value = tab.text;
+  last = results.get(tab.id) || null;
+  const unrun = takeUnrun();
+  strip = h('div', { class: 'query-tabs' });
+  drawTabs();
   const layer = h('pre', { class: 'highlight', 'aria-hidden': 'true' });
   const list = h('ul', { class: 'complete', role: 'listbox', id: 'complete', hidden: true, 'aria-label': 'Completions' });
   area.setAttribute('aria-controls', 'complete');
   const cancel = h('button', { id: 'cancel', class: 'danger', onclick: stop, disabled: !running }, 'Cancel');
   output = h('section', { class: 'output', 'aria-live': 'polite', 'aria-label': 'Result' });
-  fill(main, h('div', { class: 'editor-pane' },
+  const saving = h('div', { class: 'save-holder' });
+  fill(main, h('div', { class: 'editor-pane' }, strip,
     h('div', { class: 'toolbar' },
       h('button', { id: 'run', class: 'primary', onclick: () => run('query'), title: 'Ctrl+Enter' }, 'Run'),
       h('button', { onclick: () => run('explain') }, 'Explain'),
       h('button', { onclick: () => run('analyze'), title: 'Runs the statement and shows its real plan' }, 'Explain Analyze'),
       cancel,
+      h('button', { onclick: () => saveForm(saving), title: 'Keep this query under a name, in this browser' }, 'Save query'),
       connection.readonly && h('span', { class: 'badge' }, 'read-only'),
       h('span', { class: 'spacer' }),
       policy.downloads && [h('span', { class: 'label' }, 'Export result'),
         ['csv', 'json', 'xml'].map((format) => h('button', { onclick: () => exportResult(format), class: 'export' }, format.toUpperCase()))]),
+    saving,
     h('div', { class: 'editor' }, layer, area, list)), output);
-  area.addEventListener('input', () => { paint(); complete(false); sessionStorage.setItem(TEXT_KEY, area.value); });
+  area.addEventListener('input', () => { paint(); complete(false); workspace.setText(workspace.active().id, area.value); });
   area.addEventListener('scroll', () => { layer.scrollTop = area.scrollTop; layer.scrollLeft = area.scrollLeft; });
   area.addEventListener('keydown', keys);
   area.addEventListener('blur', () => setTimeout(() => { list.hidden = true; }, 150));
   paint();
   show();
   area.focus();
+  if (unrun?.asked) run(unrun.kind, { sql: unrun.sql, start: 0 });
 }
 
 function paint(mark) {
@@ -133,30 +153,209 @@ function target() {
   return { sql: statement.text, start: statement.start };
 }
 
-async function run(kind) {
+async function run(kind, given) {
   if (!area) return;
-  if (running) { notice('A query is running: wait for it, or Cancel it.'); return; }
+  if (running) {
+    const where = workspace.tabs().find((t) => t.id === running.tab);
+    notice(`A query is running${where && where.id !== workspace.active().id ? ` in “${where.name}”` : ''}: wait for it, or Cancel it.`);
+    return;
+  }
   $('#complete').hidden = true;
-  const { sql, start } = target();
+  const { sql, start } = given || target();
   if (!sql) { notice('Type a statement first.'); return; }
   const controller = new AbortController();
-  running = { sql, controller };
-  last = { sql, start, kind, pending: true };
+  const tab = workspace.active().id;
+  const at = new Date().toISOString();
+  running = { sql, controller, tab, started: performance.now() };
+  const settle = (outcome) => {
+    results.set(tab, { sql, start, kind, ...outcome });
+    if (workspace.active().id === tab) last = results.get(tab);
+  };
+  settle({ pending: true });
   performance.mark('pgdoor:run');
   show();
+  drawTabs();
+  const ticker = setInterval(() => { if (running?.tab === tab && last?.pending) elapsed(); }, 200);
   try {
     const data = await call(kind, { form: { query: sql }, signal: controller.signal });
-    last = { sql, start, kind, data };
+    settle({ data });
+    journal.record({ sql, kind, at, ms: Math.round(data.stats?.query_duration_ms ?? 0), rows: affected(data) });
     transaction.track(data.transaction);
     refreshAfter(data);
   } catch (error) {
     if (error.name === 'AbortError') return;
-    last = { sql, start, kind, error };
+    if (error.code === 'session_gone' || error.code === 'session_required') {
+      // The session ended before the statement ran: the tab reconnects (see
+      // main.js), then says so and offers to run it.
+      sessionStorage.setItem(UNRUN_KEY, JSON.stringify({ sql, kind, tab }));
+    } else {
+      journal.record({ sql, kind, at, ms: Math.round(performance.now() - running.started), rows: null, error: error.message });
+    }
+    settle({ error });
     transaction.track(error.transaction);
   } finally {
+    clearInterval(ticker);
     running = null;
   }
   show();
+  drawTabs();
+}
+
+/** The rows a result returned, or the rows its statements changed. */
+function affected(data) {
+  if (data.columns.length) return data.stats?.rows_count ?? data.rows.length;
+  return (data.statements || []).reduce((n, s) => n + (s.rows_affected || 0), 0);
+}
+
+/**
+ * Takes a statement the session's end kept from running (shown on its tab
+ * with an offer to run it), or one the history asked to run (`asked`).
+ */
+function takeUnrun() {
+  const kept = sessionStorage.getItem(UNRUN_KEY);
+  if (!kept) return null;
+  sessionStorage.removeItem(UNRUN_KEY);
+  const unrun = JSON.parse(kept);
+  if (!workspace.tabs().some((t) => t.id === unrun.tab)) return null;
+  workspace.select(unrun.tab);
+  area.value = workspace.active().text;
+  if (!unrun.asked) {
+    last = { sql: unrun.sql, start: 0, kind: unrun.kind, unrun };
+    results.set(unrun.tab, last);
+  }
+  return unrun;
+}
+
+/** Updates the running time on screen. */
+function elapsed() {
+  const shown = output?.querySelector('.running');
+  if (shown && running) shown.textContent = `Running… ${((performance.now() - running.started) / 1000).toFixed(1)} s`;
+}
+
+/** The tab strip: select, rename (double-click or F2), close (× or Delete), reorder (drag, or Alt+Shift+←/→), add. */
+function drawTabs() {
+  if (!strip) return;
+  const all = workspace.tabs();
+  const current = workspace.active();
+  const choose = (id) => {
+    if (id !== workspace.active().id) {
+      keep();
+      workspace.select(id);
+    }
+    if (!area) return;
+    area.value = workspace.active().text;
+    last = results.get(id) || null;
+    // In place, not drawn again: a double-click's second click finds the same tab.
+    for (const el of strip.querySelectorAll('[role=tab]')) {
+      const on = el.id === `qtab-${id}`;
+      el.setAttribute('aria-selected', String(on));
+      el.tabIndex = on ? 0 : -1;
+    }
+    const closer = strip.querySelector('.close-tab');
+    const name = workspace.active().name;
+    closer.setAttribute('aria-label', `Close ${name}`);
+    closer.title = `Close ${name}`;
+    show();
+  };
+  const renameAt = (button, tab) => {
+    const field = h('input', { value: tab.name, 'aria-label': `New name of ${tab.name}`, class: 'tab-name' });
+    const done = (commit) => { if (commit) workspace.rename(tab.id, field.value); drawTabs(); strip.querySelector('[aria-selected=true]')?.focus(); };
+    field.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') { e.preventDefault(); done(true); }
+      if (e.key === 'Escape') { e.preventDefault(); done(false); }
+    });
+    field.addEventListener('blur', () => done(true));
+    button.replaceWith(field);
+    field.select();
+  };
+  const closeTab = (tab) => {
+    if (running?.tab === tab.id) { notice(`“${tab.name}” is running a query: cancel it or wait before closing the tab.`); return; }
+    results.delete(tab.id);
+    workspace.close(tab.id);
+    drawTabs();
+    choose(workspace.active().id);
+  };
+  const buttons = all.map((tab, i) => {
+    const selected = tab.id === current.id;
+    const busy = running?.tab === tab.id;
+    const button = h('button', {
+      role: 'tab', id: `qtab-${tab.id}`, 'aria-selected': String(selected), tabindex: selected ? 0 : -1, draggable: 'true',
+      class: busy ? 'busy' : false, title: `${tab.name}${busy ? ' (running)' : ''}: double-click or F2 renames, Delete closes, Alt+Shift+←/→ moves`,
+      onclick: () => choose(tab.id),
+      ondblclick: (e) => renameAt(e.currentTarget, tab),
+      onauxclick: (e) => { if (e.button === 1) closeTab(tab); },
+      ondragstart: (e) => e.dataTransfer.setData('text/x-pgdoor-tab', tab.id),
+      ondragover: (e) => e.preventDefault(),
+      ondrop: (e) => {
+        e.preventDefault();
+        const moved = e.dataTransfer.getData('text/x-pgdoor-tab');
+        if (moved && moved !== tab.id) { workspace.move(moved, 0, tab.id); drawTabs(); }
+      },
+      onkeydown: (e) => {
+        const step = { ArrowLeft: -1, ArrowRight: 1 }[e.key];
+        if (step && e.altKey && e.shiftKey) {
+          workspace.move(tab.id, step);
+          drawTabs();
+          strip.querySelector(`#qtab-${tab.id}`)?.focus();
+        } else if (step) {
+          const next = all[(i + step + all.length) % all.length];
+          choose(next.id);
+          strip.querySelector(`#qtab-${next.id}`)?.focus();
+        } else if (e.key === 'F2') {
+          renameAt(e.currentTarget, tab);
+        } else if (e.key === 'Delete') {
+          closeTab(tab);
+          strip.querySelector('[aria-selected=true]')?.focus();
+        } else return;
+        e.preventDefault();
+      },
+    }, tab.name, busy && h('span', { class: 'run-mark' }, ' ● running'),
+    h('span', { class: 'tab-close', 'aria-hidden': 'true', title: `Close ${tab.name}`, onclick: (e) => { e.stopPropagation(); closeTab(tab); } }, '×'));
+    return button;
+  });
+  fill(strip, h('div', { role: 'tablist', 'aria-label': 'Query tabs' }, buttons),
+    h('button', {
+      class: 'icon', 'aria-label': 'New query tab', title: 'New query tab',
+      onclick: () => {
+        keep();
+        if (!workspace.add('')) { notice(`There are ${workspace.MAX_TABS} query tabs already: close one first.`); return; }
+        drawTabs();
+        choose(workspace.active().id);
+        area?.focus();
+      },
+    }, '+'),
+    h('button', {
+      class: 'icon close-tab', 'aria-label': `Close ${current.name}`, title: `Close ${current.name}`, onclick: () => closeTab(workspace.active()),
+    }, 'Close tab'));
+}
+
+// Another tab of this browser changed the tabs: follow, unless typing here.
+workspace.onChangeElsewhere(() => {
+  if (!area?.isConnected || document.activeElement === area) return;
+  const text = workspace.active().text;
+  if (area.value !== text) { area.value = text; paint(); }
+  drawTabs();
+});
+
+/** The form that saves the editor's text as a named query. */
+function saveForm(holder) {
+  const text = area.value.trim();
+  if (!text) { notice('Type a query first.'); return; }
+  const name = h('input', { value: workspace.active().name, 'aria-label': 'Name of the saved query', required: true, maxlength: 80 });
+  const form = h('form', {
+    class: 'toolbar save-form',
+    onsubmit: (e) => {
+      e.preventDefault();
+      if (!name.value.trim()) return;
+      const ok = journal.save(name.value.trim(), text);
+      notice(ok ? `Saved “${name.value.trim()}”: find it under History.` : `There are ${journal.MAX_SAVED} saved queries already: remove one first.`);
+      fill(holder);
+      area.focus();
+    },
+  }, h('label', {}, 'Save as ', name), h('button', { class: 'primary', type: 'submit' }, 'Save'),
+  h('button', { type: 'button', onclick: () => { fill(holder); area.focus(); } }, 'Cancel'));
+  fill(holder, form);
+  name.select();
 }
 
 /**
@@ -183,7 +382,16 @@ function show() {
   if (!output || !output.isConnected) return;
   for (const b of document.querySelectorAll('.export')) b.disabled = !last || last.pending;
   if (!last) { fill(output, h('p', { class: 'muted' }, 'Results appear here.')); paint(); return; }
-  if (last.pending) { fill(output, h('p', { class: 'muted running' }, 'Running…')); paint(); return; }
+  if (last.pending) { fill(output, h('p', { class: 'muted running' }, 'Running…')); elapsed(); paint(); return; }
+  if (last.unrun) {
+    const { sql, kind } = last.unrun;
+    fill(output, h('div', { class: 'warning lost', role: 'alert' },
+      h('strong', {}, 'Not run. '), 'The session had ended (it expired, or pgdoor restarted), so this tab opened a new one. ',
+      'This statement did not run; anything the old session held (an open transaction, settings, temporary tables) is gone.',
+      h('pre', { class: 'code' }, sql), h('button', { class: 'primary', onclick: () => run(kind, { sql, start: 0 }) }, 'Run it now')));
+    paint();
+    return;
+  }
   if (last.error) {
     const db = last.error.db;
     let where = null;
@@ -332,7 +540,7 @@ function accept(word) {
   $('#complete').hidden = true;
   area.removeAttribute('aria-activedescendant');
   paint();
-  sessionStorage.setItem(TEXT_KEY, area.value);
+  workspace.setText(workspace.active().id, area.value);
   area.focus();
 }
 

@@ -48,8 +48,9 @@ function openObject(object) {
   show('object');
 }
 
-function openInEditor(sql) {
-  editor.setText(sql);
+/** Puts `sql` in a query tab and shows the editor; with `run`, runs it there. */
+function openInEditor(sql, run) {
+  editor.openInTab(sql, run);
   show('sql');
 }
 

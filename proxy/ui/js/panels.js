@@ -1,27 +1,72 @@
-// History, activity (with cancel of this session's own statement) and the
-// connection page (who and where, and the server's settings).
+// History (with the saved queries), activity (with cancel of this session's
+// own statement) and the connection page (who and where, and the server's settings).
 
 import { h, fill, count, size } from './dom.js';
 import { call, ApiError } from './api.js';
 import { errorBox, notice } from './state.js';
+import * as journal from './journal.js';
 import { grid } from './grid.js';
 
 function failed(main, error) {
   if (error instanceof ApiError) fill(main, errorBox(error));
 }
 
-/** The session's statements, newest first; a click loads one into the editor. */
+/** Whether a statement the server's session history holds is one this browser kept (same text, within 10 s). */
+const sameRun = (server, local) => server.query === local.sql && Math.abs(Date.parse(server.timestamp) - Date.parse(local.at)) < 10000;
+
+/**
+ * The history: every statement this browser ran on this link (kept in
+ * localStorage), merged with the session's history on the server, newest
+ * first, searchable, each one openable or runnable in a query tab; and the
+ * saved queries.
+ */
 export async function history(main, openInEditor) {
+  let server = [];
   try {
-    const entries = (await call('history')).reverse();
-    fill(main, h('h2', {}, 'History'), entries.length
-      ? h('ol', { class: 'history', reversed: true }, entries.map((e) => h('li', {},
-        h('time', { datetime: e.timestamp }, new Date(e.timestamp).toLocaleString()),
-        h('button', { class: 'history-query', onclick: () => openInEditor(e.query), title: 'Open in the editor' }, e.query))))
-      : h('p', { class: 'muted' }, 'Nothing has run in this session yet.'));
+    server = await call('history');
   } catch (error) {
-    failed(main, error);
+    if (!(error instanceof ApiError)) throw error;
   }
+  const local = journal.entries();
+  const merged = [...local, ...server.filter((s) => !local.some((l) => sameRun(s, l)))
+    .map((s) => ({ sql: s.query, at: s.timestamp, fromServer: true }))]
+    .sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
+  const search = h('input', { type: 'search', placeholder: 'Search the history', 'aria-label': 'Search the history' });
+  const list = h('div', {});
+  const savedList = h('div', {});
+  const actions = (sql, what) => [
+    h('button', { onclick: () => openInEditor(sql), 'aria-label': `Open ${what} in a query tab` }, 'Open'),
+    h('button', { onclick: () => openInEditor(sql, true), 'aria-label': `Run ${what} in a query tab` }, 'Run'),
+  ];
+  const draw = () => {
+    const q = search.value.trim().toLowerCase();
+    const shown = merged.filter((e) => !q || e.sql.toLowerCase().includes(q));
+    fill(list, shown.length ? h('ol', { class: 'history' }, shown.map((e, i) => h('li', { class: e.error ? 'failed' : false },
+      h('div', { class: 'history-facts' },
+        h('time', { datetime: e.at }, new Date(e.at).toLocaleString()),
+        e.fromServer ? h('span', { class: 'muted' }, 'from the session on the server') : [
+          h('span', {}, `${count(e.ms)} ms`),
+          e.error ? h('span', { class: 'error-text' }, `failed: ${e.error}`) : e.rows != null && h('span', {}, `${count(e.rows)} row${e.rows === 1 ? '' : 's'}`),
+          e.kind && e.kind !== 'query' && h('span', { class: 'badge mark' }, e.kind.toUpperCase())],
+        actions(e.sql, `statement ${i + 1}`)),
+      h('pre', { class: 'history-query' }, e.sql))))
+      : h('p', { class: 'muted' }, q ? 'Nothing in the history matches.' : 'Nothing has run on this link in this browser yet.'));
+  };
+  const drawSaved = () => {
+    const all = journal.saved();
+    fill(savedList, all.length ? h('ul', { class: 'saved' }, all.map((q) => h('li', {},
+      h('strong', {}, q.name), ' ', actions(q.sql, `saved query ${q.name}`),
+      h('button', { class: 'danger', onclick: () => { journal.remove(q.name); drawSaved(); }, 'aria-label': `Remove saved query ${q.name}` }, 'Remove'),
+      h('pre', { class: 'history-query' }, q.sql))))
+      : h('p', { class: 'muted' }, 'No saved queries yet: “Save query” in the editor keeps one here.'));
+  };
+  search.addEventListener('input', draw);
+  fill(main, h('h2', {}, 'Saved queries'), savedList,
+    h('div', { class: 'toolbar' }, h('h2', {}, 'History'), search,
+      h('span', { class: 'muted' }, `Kept in this browser for this link, the last ${count(journal.MAX_ENTRIES)} statements at most.`)),
+    list);
+  draw();
+  drawSaved();
 }
 
 /** The database's backends; this session's own statement can be cancelled. */
