@@ -10,6 +10,7 @@ mod dump;
 mod error;
 mod export;
 mod info;
+mod plan;
 mod query;
 mod routes;
 mod rows;
@@ -145,8 +146,8 @@ async fn on_session(
 ) -> Result<Response, ApiError> {
     match route {
         OnSession::Query => query::run(app, session, request).await,
-        OnSession::Explain => rows::explain(app, session, request, false).await,
-        OnSession::Analyze => rows::explain(app, session, request, true).await,
+        OnSession::Explain => plan::explain(app, session, request, false).await,
+        OnSession::Analyze => plan::explain(app, session, request, true).await,
         OnSession::Cancel => Ok(Response::json(200, &json!({"success": session.cancel().await}))),
         OnSession::Disconnect => Ok(info::disconnect(app, session).await),
         OnSession::Leave => Ok(info::leave(app, session)),

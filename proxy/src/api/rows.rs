@@ -1,5 +1,4 @@
-//! `GET /api/tables/:table/rows`: a page of rows with sort and filter, and
-//! `explain` / `analyze`.
+//! `GET /api/tables/:table/rows`: a page of rows with sort and filter.
 //!
 //! Two kinds of filter: pgdoor's structured one, conditions joined by AND
 //! whose values are bound as parameters and whose columns are quoted (one as
@@ -291,24 +290,4 @@ fn last(ran: Ran) -> ResultSet {
 
 fn first_number(rows: &[Vec<Value>]) -> i64 {
     rows.first().and_then(|r| r.first()).and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())).unwrap_or(0)
-}
-
-/// `explain` and `analyze`: the statement under EXPLAIN (ANALYZE), as typed SQL.
-pub async fn explain(
-    app: &App,
-    session: &Arc<Session>,
-    request: &Request,
-    analyze: bool,
-) -> Result<Response, ApiError> {
-    let sql = request.param("query").filter(|q| !q.trim().is_empty()).ok_or(ApiError::MissingParam("Query"))?;
-    let prefix = if analyze { "EXPLAIN ANALYZE " } else { "EXPLAIN " };
-    let statement = format!("{prefix}{sql}");
-    if let Some(format) = Format::from_request(request)? {
-        return export::start(app, session, request, statement, Vec::new(), format, "export", None).await;
-    }
-    let started_at = OffsetDateTime::now_utc();
-    let started = Instant::now();
-    let kind = if analyze { "analyze" } else { "explain" };
-    let plan = last(access::statement(app, session, request, &statement, session.policy.max_rows, kind).await?);
-    Ok(Response::json(200, &result_json(plan, started_at, started.elapsed())))
 }
