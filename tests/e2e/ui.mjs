@@ -872,6 +872,56 @@ const scenarios = {
     await context.close();
   },
 
+  /**
+   * Plans people can read: a join's estimated plan, then its real one with
+   * times, the costliest node said in words, the text plan one click away;
+   * EXPLAIN ANALYZE of a DELETE asks first and runs inside a transaction
+   * that is rolled back (the test then counts the rows).
+   */
+  async plans() {
+    const context = await newContext();
+    const page = await open(context, 'shop');
+    await page.locator('.tabs button[data-view=sql]').click();
+    const join = 'SELECT c.name, o.total FROM shop.customers c JOIN shop.orders o ON o.customer_id = c.id WHERE c.score >= 0';
+    await editor(page).fill(join);
+    await page.getByRole('button', { name: 'Explain', exact: true }).click();
+    await page.getByText('Estimated plan: nothing ran.').waitFor();
+    const nodes = page.locator('.plan-node > summary .node-type');
+    const types = await nodes.allTextContents();
+    assert.ok(types.some((t) => /Join|Nested Loop/.test(t)), types.join(' / '));
+    assert.ok(types.some((t) => t.includes('on shop.customers c')) && types.some((t) => t.includes('on shop.orders o')), types.join(' / '));
+
+    await page.getByRole('button', { name: 'Explain Analyze' }).click();
+    await page.locator('.plan .status', { hasText: /^Planning [\d.]+ ms · execution [\d.]+ ms$/ }).waitFor();
+    const facts = await page.locator('.plan-node > summary .node-facts').allTextContents();
+    assert.ok(facts.every((f) => /rows [\d,]+ \(estimated [\d,]+\)/.test(f) && / ms/.test(f)), facts.join(' / '));
+    assert.ok(facts.some((f) => f.startsWith('rows 3 (estimated')), `the join returned the 3 orders: ${facts.join(' / ')}`);
+    assert.ok(await page.locator('.plan-node.hot .hot-label', { hasText: /^\d+% of the time spent here$/ }).count() >= 1);
+    await shot(page, 'plan');
+    await page.getByText('The plan as text').click();
+    const text = await page.locator('.plan-text pre').textContent();
+    assert.match(text, /actual time=[\d.]+\.\.[\d.]+ rows=\d+ loops=\d+/);
+    assert.match(text, /Execution Time: [\d.]+ ms$/);
+
+    // A write under ANALYZE asks first; Cancel runs nothing.
+    await editor(page).fill('DELETE FROM shop.orders WHERE total < 1');
+    await page.getByRole('button', { name: 'Explain Analyze' }).click();
+    const ask = page.getByRole('alert').filter({ hasText: 'EXPLAIN ANALYZE runs the statement.' });
+    await ask.waitFor();
+    assert.match(await ask.textContent(), /This one writes \(DELETE\)/);
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Run it in a transaction that is rolled back');
+    await ask.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByText('Results appear here.').waitFor();
+    await page.getByRole('button', { name: 'Explain Analyze' }).click();
+    await ask.getByRole('button', { name: 'Run it in a transaction that is rolled back' }).click();
+    await page.getByText('Ran inside a transaction that was rolled back: nothing it changed was kept.').waitFor();
+    assert.ok((await nodes.allTextContents()).some((t) => t.startsWith('ModifyTable') || t.startsWith('Delete')));
+    assert.equal(await page.locator('#tx').isHidden(), true, 'no transaction left open');
+    await runSql(page, 'SELECT count(*) AS n FROM shop.orders');
+    await page.locator('.output .grid-body .cell', { hasText: /^3$/ }).waitFor();
+    await context.close();
+  },
+
   /** Page jumps, the real last page of a table whose estimate is low, several filter conditions, an export as shown. */
   async paging() {
     const context = await newContext();

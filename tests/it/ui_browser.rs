@@ -255,6 +255,14 @@ fn query_tabs_and_the_history_last_across_reloads_and_tabs_and_a_failed_run_is_m
 }
 
 #[test]
+fn plans_show_as_a_tree_with_real_times_and_an_analyzed_delete_is_rolled_back() {
+    let (door, _backend) = start_door(&[]);
+    scenario("plans", &door.base, &[]);
+    let orders = tls_cluster().admin_sql_in(&fixture().shop_db, "SELECT count(*) FROM shop.orders");
+    assert_eq!(orders, "3", "the DELETE under EXPLAIN ANALYZE left every order");
+}
+
+#[test]
 fn a_lost_session_reconnects_keeps_the_editor_text_and_says_the_statement_did_not_run() {
     let (door, _backend) = start_door(&[]);
     scenario("reconnect", &door.base, &[]);

@@ -1,6 +1,6 @@
 //! `explain` and `analyze`: the person's statement under EXPLAIN, as typed
 //! SQL (one statement, extended protocol). `plan=json` asks for the plan as
-//! JSON (with buffers under ANALYZE) for the UI's tree; `rollback=true`
+//! verbose JSON (schema-qualified; with buffers under ANALYZE) for the UI's tree; `rollback=true`
 //! runs an ANALYZE inside a transaction (or a savepoint of the open one)
 //! that is rolled back whatever happens, so a statement that writes leaves
 //! nothing behind.
@@ -57,9 +57,9 @@ pub async fn explain(
     let as_json = request.param("plan").as_deref() == Some("json");
     let prefix = match (analyze, as_json) {
         (false, false) => "EXPLAIN ",
-        (false, true) => "EXPLAIN (FORMAT JSON) ",
+        (false, true) => "EXPLAIN (VERBOSE, FORMAT JSON) ",
         (true, false) => "EXPLAIN ANALYZE ",
-        (true, true) => "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ",
+        (true, true) => "EXPLAIN (ANALYZE, VERBOSE, BUFFERS, FORMAT JSON) ",
     };
     let statement = format!("{prefix}{sql}");
     if let Some(format) = Format::from_request(request)? {

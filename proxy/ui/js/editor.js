@@ -15,6 +15,16 @@ import * as transaction from './transaction.js';
 import { saveRows } from './localexport.js';
 import * as workspace from './workspace.js';
 import * as journal from './journal.js';
+import { planOf, planTree, planText } from './plan.js';
+
+/** Words that make a statement write: EXPLAIN ANALYZE of one asks first. */
+const WRITES = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE', 'TRUNCATE', 'CREATE', 'DROP', 'ALTER', 'INTO', 'REFRESH', 'CALL', 'COPY']);
+
+/** The first word of `sql` that writes, outside strings and comments; null for none found. */
+function writes(sql) {
+  const word = tokenize(sql).find((t) => (t.type === 'kw' || t.type === 'word') && WRITES.has(t.text.toUpperCase()));
+  return word ? word.text.toUpperCase() : null;
+}
 
 /** Command tags of statements that only read: their result may be run again, read-only, to export it all. */
 const READS = new Set(['SELECT', 'SHOW', 'TABLE', 'VALUES', 'EXPLAIN', 'FETCH']);
@@ -161,8 +171,16 @@ async function run(kind, given) {
     return;
   }
   $('#complete').hidden = true;
-  const { sql, start } = given || target();
+  const { sql, start, rollback } = given || target();
   if (!sql) { notice('Type a statement first.'); return; }
+  const writer = kind === 'analyze' && !given?.confirmed && !policy.readonly && writes(sql);
+  if (writer) {
+    // EXPLAIN ANALYZE runs the statement: one that writes asks first.
+    last = { sql, start, kind, ask: writer };
+    results.set(workspace.active().id, last);
+    show();
+    return;
+  }
   const controller = new AbortController();
   const tab = workspace.active().id;
   const at = new Date().toISOString();
@@ -177,7 +195,8 @@ async function run(kind, given) {
   drawTabs();
   const ticker = setInterval(() => { if (running?.tab === tab && last?.pending) elapsed(); }, 200);
   try {
-    const data = await call(kind, { form: { query: sql }, signal: controller.signal });
+    const form = kind === 'query' ? { query: sql } : { query: sql, plan: 'json', ...(rollback ? { rollback: 'true' } : {}) };
+    const data = await call(kind, { form, signal: controller.signal });
     settle({ data });
     journal.record({ sql, kind, at, ms: Math.round(data.stats?.query_duration_ms ?? 0), rows: affected(data) });
     transaction.track(data.transaction);
@@ -383,6 +402,19 @@ function show() {
   for (const b of document.querySelectorAll('.export')) b.disabled = !last || last.pending;
   if (!last) { fill(output, h('p', { class: 'muted' }, 'Results appear here.')); paint(); return; }
   if (last.pending) { fill(output, h('p', { class: 'muted running' }, 'Running…')); elapsed(); paint(); return; }
+  if (last.ask) {
+    const { sql, start, ask } = last;
+    const safe = h('button', { class: 'primary', onclick: () => run('analyze', { sql, start, rollback: true, confirmed: true }) },
+      'Run it in a transaction that is rolled back');
+    fill(output, h('div', { class: 'warning', role: 'alert' },
+      h('strong', {}, 'EXPLAIN ANALYZE runs the statement. '), `This one writes (${ask}): what it changes would be kept. `,
+      h('div', { class: 'toolbar' }, safe,
+        h('button', { onclick: () => run('analyze', { sql, start, confirmed: true }) }, 'Run it for real'),
+        h('button', { onclick: () => { last = null; results.delete(workspace.active().id); show(); area.focus(); } }, 'Cancel'))));
+    paint();
+    safe.focus();
+    return;
+  }
   if (last.unrun) {
     const { sql, kind } = last.unrun;
     fill(output, h('div', { class: 'warning lost', role: 'alert' },
@@ -411,6 +443,15 @@ function show() {
   }
   paint();
   const d = last.data;
+  const plan = last.kind !== 'query' && planOf(d);
+  if (plan) {
+    const analyzed = last.kind === 'analyze';
+    fill(output,
+      d.rolled_back && h('p', { class: 'note-box', role: 'note' }, 'Ran inside a transaction that was rolled back: nothing it changed was kept.'),
+      planTree(plan, analyzed),
+      h('details', { class: 'plan-text' }, h('summary', {}, 'The plan as text'), h('pre', { class: 'code' }, planText(plan, analyzed))));
+    return;
+  }
   const ms = d.stats?.query_duration_ms ?? 0;
   const rowsText = d.columns.length === 1 && d.columns[0] === 'Rows Affected'
     ? `${count(d.rows[0][0])} rows affected`
