@@ -34,6 +34,11 @@ pub fn api_in(error: &ApiError, transaction: Option<TransactionStatus>) -> Respo
         ApiError::Sql(db) | ApiError::OneStatement(db) => {
             body["db_error"] = serde_json::to_value(db).unwrap_or(Value::Null);
         }
+        ApiError::ScriptFailed { db, done } => {
+            body["db_error"] = serde_json::to_value(db).unwrap_or(Value::Null);
+            body["statements"] = json!(done);
+            body["failed_statement"] = json!(done.len() + 1);
+        }
         ApiError::Conflict { at, .. } => body["conflicts"] = json!(at),
         ApiError::ChangeFailed { at, error, .. } => {
             body["at"] = json!(at);
@@ -85,7 +90,7 @@ pub fn api_status(error: &ApiError) -> u16 {
     match error {
         ApiError::SessionRequired | ApiError::SessionGone => 401,
         ApiError::MissingParam(_) | ApiError::BadParam(_) => 400,
-        ApiError::Sql(_) | ApiError::OneStatement(_) | ApiError::ReadOnlyWrite => 400,
+        ApiError::Sql(_) | ApiError::ScriptFailed { .. } | ApiError::OneStatement(_) | ApiError::ReadOnlyWrite => 400,
         ApiError::NotFound | ApiError::NoSuchTable(_) => 404,
         ApiError::MethodNotAllowed(_) => 405,
         ApiError::NotYourSession
@@ -126,7 +131,7 @@ pub fn api_code(error: &ApiError) -> &'static str {
         ApiError::Sql(e) if e.code == "57014" => "cancelled",
         ApiError::Sql(e) if e.code == "25006" => "read_only",
         ApiError::ReadOnlyWrite => "read_only",
-        ApiError::Sql(_) => "sql_error",
+        ApiError::Sql(_) | ApiError::ScriptFailed { .. } => "sql_error",
         ApiError::OneStatement(_) => "one_statement",
         ApiError::Timeout { .. } => "timeout",
         ApiError::Lost(_) | ApiError::ChangesLost(_) => "connection_lost",

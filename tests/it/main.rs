@@ -7,6 +7,7 @@ mod api_dump;
 mod api_export;
 mod api_openapi;
 mod api_plan;
+mod api_script;
 mod api_structure;
 mod check_backend_cmd;
 mod check_cmd;

@@ -54,6 +54,15 @@ pub enum ApiError {
     /// The server refused the statement.
     #[error("{}", .0.message)]
     Sql(Box<DbError>),
+    /// A statement of a script failed after others ran: `done` holds their
+    /// outcomes (as the `statements` of a result), the rest did not run.
+    #[error("Statement {} failed: {}", .done.len() + 1, .db.message)]
+    ScriptFailed {
+        /// The server's error.
+        db: Box<DbError>,
+        /// The statements before it, as JSON.
+        done: Vec<serde_json::Value>,
+    },
     /// The text held several statements where only one may run (read-only
     /// sessions, pgweb's raw `where`).
     #[error("Only one statement can run here: run the statements separately")]
@@ -197,6 +206,8 @@ impl ApiError {
             SessionError::Ended => ApiError::SessionGone,
             SessionError::TransactionLost(loss) => ApiError::TransactionLost(loss),
             SessionError::Failed(e) => ApiError::from_query(e, single_statement),
+            // Without the outcomes (see query::run), it is the error alone.
+            SessionError::ScriptFailed { error, .. } => ApiError::Sql(error),
             SessionError::Timeout { limit, ended, lost } => ApiError::Timeout { limit, ended, lost },
             SessionError::Lost(loss) => ApiError::Lost(loss),
             SessionError::Connect(e) => ApiError::Reconnect(e),

@@ -15,7 +15,7 @@ use super::export::{self, Format};
 use crate::app::App;
 use crate::http::{Request, Response};
 use crate::pg::{DbError, ResultSet};
-use crate::session::{Mode, Output, Ran, Session, StateKinds, Statement};
+use crate::session::{Mode, Output, Ran, Session, SessionError, StateKinds, Statement};
 
 /// Runs `query`: several statements in one request, or one statement at a
 /// time in `BEGIN READ ONLY` for read-only sessions. A download runs
@@ -54,6 +54,12 @@ pub async fn run(app: &App, session: &Arc<Session>, request: &Request) -> Result
                 .sum();
             app.recorder().record(&session.subject(), "query", &sql, ran.elapsed, Ok(Some(rows)));
             Ok(Response::json(200, &answer(ran, started_at)))
+        }
+        Err(SessionError::ScriptFailed { error, done }) => {
+            let done: Vec<Value> = done.iter().filter(|r| r.completion.is_some()).map(statement_json).collect();
+            let error = if done.is_empty() { ApiError::Sql(error) } else { ApiError::ScriptFailed { db: error, done } };
+            app.recorder().record(&session.subject(), "query", &sql, started.elapsed(), Err(error.to_string()));
+            Err(error)
         }
         Err(e) => {
             let error = ApiError::from_session(e, session.readonly || request.method == http::Method::GET);
@@ -117,18 +123,28 @@ fn result_object(
     started_at: OffsetDateTime,
     elapsed: Duration,
 ) -> Value {
+    let picked = picked(&results);
     let statements: Vec<Value> = results
         .iter()
-        .map(|r| {
-            let done = r.completion.as_ref();
-            json!({
-                "command": done.map(|c| c.tag.clone()),
-                "rows_affected": done.and_then(|c| c.rows_affected),
-                "duration_ms": done.map(|c| c.duration.as_secs_f64() * 1000.0),
-            })
+        .enumerate()
+        .map(|(i, r)| {
+            if Some(i) == picked && results.len() > 1 {
+                let mut summary = summary_json(r);
+                summary["picked"] = json!(true);
+                summary
+            } else if results.len() > 1 {
+                statement_json(r)
+            } else {
+                summary_json(r)
+            }
         })
         .collect();
-    let mut body = result_json(pick(results), started_at, elapsed);
+    let mut results = results;
+    let main = match picked {
+        Some(i) => results.swap_remove(i),
+        None => results.pop().unwrap_or_default(),
+    };
+    let mut body = result_json(main, started_at, elapsed);
     body["statements"] = json!(statements);
     body["notices"] = json!(notices);
     body
@@ -171,9 +187,31 @@ fn counted(completion: &Option<crate::pg::Completion>) -> bool {
     })
 }
 
-fn pick(mut results: Vec<ResultSet>) -> ResultSet {
-    match results.iter().rposition(|r| !r.columns.is_empty()) {
-        Some(index) => results.swap_remove(index),
-        None => results.pop().unwrap_or_default(),
+/// The result pgweb's object shows: the last with rows, else the last.
+fn picked(results: &[ResultSet]) -> Option<usize> {
+    results.iter().rposition(|r| !r.columns.is_empty()).or(results.len().checked_sub(1))
+}
+
+/// A statement's command, rows affected and duration.
+fn summary_json(result: &ResultSet) -> Value {
+    let done = result.completion.as_ref();
+    json!({
+        "command": done.map(|c| c.tag.clone()),
+        "rows_affected": done.and_then(|c| c.rows_affected),
+        "duration_ms": done.map(|c| c.duration.as_secs_f64() * 1000.0),
+    })
+}
+
+/// One statement of a script: its summary and, when it returned rows, the
+/// rows (capped as every result is).
+fn statement_json(result: &ResultSet) -> Value {
+    let mut out = summary_json(result);
+    if !result.columns.is_empty() {
+        out["columns"] = json!(result.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>());
+        out["column_types"] = json!(result.columns.iter().map(|c| c.type_oid).collect::<Vec<_>>());
+        out["rows"] = json!(result.rows);
+        out["truncated"] = json!(result.truncated);
+        out["rows_total"] = json!(result.rows_seen);
     }
+    out
 }

@@ -508,7 +508,12 @@ impl EditorJob {
             }
             Err(e) => {
                 self.settle(hinted || self.after.state_unsure).await;
-                Err(SessionError::Failed(e))
+                match (e, output) {
+                    (pg::Error::Db(error), Collected::Rows(sink)) if !sink.results.is_empty() => {
+                        Err(SessionError::ScriptFailed { error, done: sink.results })
+                    }
+                    (e, _) => Err(SessionError::Failed(e)),
+                }
             }
             Ok(()) => {
                 self.settle(hinted || self.after.state_unsure).await;

@@ -209,6 +209,15 @@ pub enum SessionError {
     /// The statement failed; the connection is fine.
     #[error(transparent)]
     Failed(pg::Error),
+    /// A statement of a script failed after others had run: their results,
+    /// in order (the statements after it did not run).
+    #[error("{error}")]
+    ScriptFailed {
+        /// Why the failing statement failed.
+        error: Box<pg::DbError>,
+        /// The results of the statements before it.
+        done: Vec<ResultSet>,
+    },
     /// The statement ran past the time limit and was cancelled, or ended
     /// (`ended`) when it ignored the cancel; `lost` says what went with it.
     #[error("the statement ran past {} s", .limit.as_secs())]
