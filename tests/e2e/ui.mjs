@@ -922,6 +922,44 @@ const scenarios = {
     await context.close();
   },
 
+  /** A five-statement script shows each statement's outcome; a failing one is marked, the rest said not run, the rollback told. */
+  async script() {
+    const context = await newContext();
+    const page = await open(context, 'shop');
+    await page.locator('.tabs button[data-view=sql]').click();
+    const runAll = async (sql) => {
+      await editor(page).fill(sql);
+      await editor(page).press('Control+a');
+      await editor(page).press('Control+Enter');
+    };
+    const items = page.locator('.outcomes li');
+    await runAll('CREATE TEMP TABLE scratch(id int);\nINSERT INTO scratch VALUES (1), (2), (3);\nUPDATE scratch SET id = id * 10 WHERE id > 1;\n'
+      + 'DELETE FROM scratch WHERE id = 1;\nSELECT * FROM scratch ORDER BY id;');
+    await page.getByRole('heading', { name: '5 statements ran' }).waitFor();
+    const lines = (await items.allTextContents()).map((t) => t.replace(/ · [\d.]+ ms/, ''));
+    assert.deepEqual(lines, [
+      '✓ CREATE TEMP TABLE scratch(id int); CREATE TABLE',
+      '✓ INSERT INTO scratch VALUES (1), (2), (3); INSERT 0 3 · 3 affected',
+      '✓ UPDATE scratch SET id = id * 10 WHERE id > 1; UPDATE 2 · 2 affected',
+      '✓ DELETE FROM scratch WHERE id = 1; DELETE 1 · 1 affected',
+      '✓ SELECT * FROM scratch ORDER BY id; SELECT 2 · 2 rows (its rows are shown below)',
+    ]);
+    assert.deepEqual(await page.locator('.output > .grid .grid-body .cell').allTextContents(), ['20', '30']);
+
+    await runAll("INSERT INTO scratch VALUES (7);\nSELECT 'seen' AS x;\nSELECT 1 / 0;\nDELETE FROM scratch;\nSELECT 2;");
+    await page.getByRole('heading', { name: 'Statement 3 of 5 failed' }).waitFor();
+    assert.match(await page.locator('.outcomes .note-box').textContent(), /rolled back: nothing of this script was kept/);
+    const marks = (await items.allTextContents()).map((t) => t.slice(0, 1));
+    assert.deepEqual(marks, ['✓', '✓', '✗', '–', '–']);
+    assert.match(await items.nth(2).textContent(), /failed: division by zero/);
+    assert.match(await items.nth(3).textContent(), /DELETE FROM scratch; not run/);
+    await items.nth(1).getByText('Its rows').click();
+    await items.nth(1).locator('.grid-body .cell', { hasText: 'seen' }).waitFor();
+    await runSql(page, 'SELECT count(*) AS n FROM scratch');
+    await page.locator('.output .grid-body .cell', { hasText: /^2$/ }).waitFor();
+    await context.close();
+  },
+
   /** Page jumps, the real last page of a table whose estimate is low, several filter conditions, an export as shown. */
   async paging() {
     const context = await newContext();

@@ -263,6 +263,12 @@ fn plans_show_as_a_tree_with_real_times_and_an_analyzed_delete_is_rolled_back() 
 }
 
 #[test]
+fn a_scripts_statements_each_show_their_outcome_and_a_failure_says_what_did_not_run() {
+    let (door, _backend) = start_door(&[]);
+    scenario("script", &door.base, &[]);
+}
+
+#[test]
 fn a_lost_session_reconnects_keeps_the_editor_text_and_says_the_statement_did_not_run() {
     let (door, _backend) = start_door(&[]);
     scenario("reconnect", &door.base, &[]);

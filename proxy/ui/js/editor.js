@@ -16,6 +16,7 @@ import { saveRows } from './localexport.js';
 import * as workspace from './workspace.js';
 import * as journal from './journal.js';
 import { planOf, planTree, planText } from './plan.js';
+import { scriptOutcome, failedScript } from './outcomes.js';
 
 /** Words that make a statement write: EXPLAIN ANALYZE of one asks first. */
 const WRITES = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE', 'TRUNCATE', 'CREATE', 'DROP', 'ALTER', 'INTO', 'REFRESH', 'CALL', 'COPY']);
@@ -438,7 +439,8 @@ function show() {
     const failed = last.error.transaction === 'failed' && h('div', { class: 'warning', role: 'note' },
       'Your transaction has failed: the server refuses every statement in it until it ends. ',
       h('button', { onclick: () => transaction.end('ROLLBACK') }, 'Roll back'));
-    fill(output, cancelled ? h('div', { class: 'error', role: 'alert' }, h('strong', {}, 'Query cancelled.')) : errorBox(last.error), where, failed);
+    fill(output, cancelled ? h('div', { class: 'error', role: 'alert' }, h('strong', {}, 'Query cancelled.')) : errorBox(last.error), where, failed,
+      failedScript(last.error, last.sql));
     return;
   }
   paint();
@@ -469,6 +471,7 @@ function show() {
     d.notices_dropped > 0 && h('p', { class: 'warning', role: 'note' },
       `${count(d.notices_dropped)} more notices were not kept: pgdoor keeps the first ${count(d.notices.length)}.`),
     (d.notices || []).map((n) => h('p', { class: 'notice' }, `${n.severity}: ${n.message}`)),
+    scriptOutcome(d, last.sql),
     d.columns.length ? grid({ columns: d.columns, rows: d.rows, types: d.column_types }) : null);
   // User Timing: from Run to the result drawn, once the browser has painted it.
   requestAnimationFrame(() => setTimeout(() => performance.measure('pgdoor:result-drawn', 'pgdoor:run')));
