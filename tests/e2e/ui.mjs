@@ -960,6 +960,84 @@ const scenarios = {
     await context.close();
   },
 
+  /**
+   * Completion that produces SQL that runs: names off the search path come
+   * qualified, aliases and joined tables resolve, tables rank above keywords
+   * after FROM, columns complete in WHERE and ORDER BY, a table made in the
+   * editor is offered at once; each completed statement is run.
+   */
+  async completion() {
+    const context = await newContext();
+    const page = await open(context, 'shop');
+    await page.locator('.tabs button[data-view=sql]').click();
+    const options = page.locator('#complete [role=option]');
+    /** Types `text`, then `last` key by key; the options; Enter takes the first. */
+    const complete = async (text, last) => {
+      await editor(page).fill(text);
+      await editor(page).press('End');
+      await editor(page).pressSequentially(last);
+      await options.first().waitFor();
+      const offered = await options.evaluateAll((els) => els.map((e) => e.dataset.word));
+      await editor(page).press('Enter');
+      return offered;
+    };
+    const runs = async (expect) => {
+      await editor(page).press('Control+Enter');
+      await page.locator('.output .status', { hasText: expect }).waitFor();
+      assert.equal(await page.locator('.output .error').count(), 0);
+    };
+
+    // shop is not on the search path (public is): the name comes qualified.
+    let offered = await complete('SELECT * FROM cust', 'o');
+    assert.equal(offered[0], 'shop.customers', offered.join(', '));
+    assert.equal(await editor(page).inputValue(), 'SELECT * FROM shop.customers');
+    await runs('250 rows');
+    // After FROM, tables before keywords such as CURRENT_DATE.
+    offered = await complete('SELECT 1 FROM c', 'u');
+    assert.equal(offered[0], 'shop.customers', offered.join(', '));
+    assert.ok(offered.indexOf('CURRENT_DATE') > 0, offered.join(', '));
+    // Quoted and unicode names, quoted as they must be.
+    await complete('SELECT * FROM Od', 'd');
+    assert.equal(await editor(page).inputValue(), 'SELECT * FROM "Ünï schema"."Odd ""kinds"""');
+    await runs(/\d+ rows?/);
+    // An alias, in WHERE.
+    offered = await complete('SELECT * FROM shop.customers c WHERE c.sc', 'o');
+    assert.deepEqual(offered, ['score']);
+    await editor(page).pressSequentially(' > 8');
+    assert.equal(await editor(page).inputValue(), 'SELECT * FROM shop.customers c WHERE c.score > 8');
+    await runs('25 rows');
+    // A joined table's columns, bare in WHERE, and after its alias.
+    await complete('SELECT o.total FROM shop.orders o JOIN shop.customers c ON c.id = o.customer_id WHERE c.na', 'm');
+    await editor(page).pressSequentially(" LIKE 'customer 2' AND em");
+    await options.first().waitFor();
+    assert.equal(await options.first().getAttribute('data-word'), 'email');
+    await editor(page).press('Enter');
+    await editor(page).pressSequentially(' IS NOT NULL');
+    assert.equal(await editor(page).inputValue(),
+      "SELECT o.total FROM shop.orders o JOIN shop.customers c ON c.id = o.customer_id WHERE c.name LIKE 'customer 2' AND email IS NOT NULL");
+    await runs('2 rows');
+    // ORDER BY.
+    await complete('SELECT name FROM shop.customers ORDER BY sc', 'o');
+    assert.equal(await editor(page).inputValue(), 'SELECT name FROM shop.customers ORDER BY score');
+    await runs('250 rows');
+    // A table made here is offered at once, unqualified on the path.
+    await runSql(page, 'CREATE TABLE public.fresh_one(id int, label_x text)');
+    await page.locator('.output .status', { hasText: 'CREATE TABLE' }).waitFor();
+    await item(page, 'fresh_one').waitFor();
+    offered = await complete('SELECT * FROM fresh', '_');
+    assert.equal(offered[0], 'fresh_one', offered.join(', '));
+    await editor(page).fill('SELECT * FROM fresh_one f WHERE f.la');
+    await editor(page).press('End');
+    await editor(page).pressSequentially('b');
+    await options.filter({ hasText: 'label_x' }).waitFor();
+    await editor(page).press('Enter');
+    await editor(page).pressSequentially(" = 'x'");
+    await runs('0 rows');
+    await runSql(page, 'DROP TABLE public.fresh_one');
+    await page.locator('.output .status', { hasText: 'DROP TABLE' }).waitFor();
+    await context.close();
+  },
+
   /** Page jumps, the real last page of a table whose estimate is low, several filter conditions, an export as shown. */
   async paging() {
     const context = await newContext();

@@ -269,6 +269,12 @@ fn a_scripts_statements_each_show_their_outcome_and_a_failure_says_what_did_not_
 }
 
 #[test]
+fn completion_inserts_names_that_run_aliases_joins_and_the_search_path_included() {
+    let (door, _backend) = start_door(&[]);
+    scenario("completion", &door.base, &[]);
+}
+
+#[test]
 fn a_lost_session_reconnects_keeps_the_editor_text_and_says_the_statement_did_not_run() {
     let (door, _backend) = start_door(&[]);
     scenario("reconnect", &door.base, &[]);

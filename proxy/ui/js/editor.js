@@ -9,8 +9,9 @@ import { h, fill, $, count } from './dom.js';
 import { call, download, tablePath } from './api.js';
 import { errorBox, notice, policy, downloading } from './state.js';
 import { grid } from './grid.js';
-import { tokenize, statementAt, KEYWORDS } from './sql.js';
-import { catalog, refreshAfter } from './sidebar.js';
+import { tokenize, statementAt } from './sql.js';
+import { catalog, refreshAfter, onReload } from './sidebar.js';
+import { suggest, searchPath } from './complete.js';
 import * as transaction from './transaction.js';
 import { saveRows } from './localexport.js';
 import * as workspace from './workspace.js';
@@ -40,6 +41,9 @@ let running = null; // {sql, controller, tab, started}
 let output = null;
 let strip = null;
 const columnCache = new Map();
+let path = [];
+// The schema may have changed: columns are asked again.
+onReload(() => columnCache.clear());
 
 /** Opens `sql` in a tab (the open one when it is empty, else a new one); with `run`, runs it there. */
 export function openInTab(sql, run) {
@@ -68,6 +72,7 @@ export function render(main, connection) {
     placeholder: 'SELECT … — Ctrl+Enter runs the statement under the cursor or the selection',
   });
   const tab = workspace.active();
+  path = searchPath(connection.current_schemas);
   area.value = tab.text;
   last = results.get(tab.id) || null;
   const unrun = takeUnrun();
@@ -521,36 +526,6 @@ function wordBefore() {
   return { qualifier: match[1]?.slice(0, -1) || null, word: match[2] || '' };
 }
 
-async function candidates(qualifier, word) {
-  const objects = catalog();
-  const lower = word.toLowerCase();
-  const pick = (names) => [...new Set(names)].filter((n) => n.toLowerCase().startsWith(lower) && n !== word);
-  if (qualifier) {
-    if (objects[qualifier]) return pick(Object.values(objects[qualifier]).flat().map((o) => o.name));
-    const table = findTable(qualifier);
-    return table ? pick(await columnsOf(table)) : [];
-  }
-  const names = [...KEYWORDS.map((k) => k.toUpperCase()), ...Object.keys(objects)];
-  for (const kinds of Object.values(objects)) {
-    for (const kind of ['table', 'view', 'materialized_view']) for (const o of kinds[kind]) names.push(o.name);
-  }
-  const mentioned = area.value.match(/[\p{L}_][\p{L}\p{N}_$]*/gu) || [];
-  for (const name of new Set(mentioned)) {
-    const table = findTable(name);
-    if (table) names.push(...await columnsOf(table));
-  }
-  return pick(names);
-}
-
-function findTable(name) {
-  for (const [schema, kinds] of Object.entries(catalog())) {
-    for (const kind of ['table', 'view', 'materialized_view']) {
-      if (kinds[kind].some((o) => o.name === name)) return { schema, name };
-    }
-  }
-  return null;
-}
-
 async function columnsOf({ schema, name }) {
   const key = `${schema}.${name}`;
   if (!columnCache.has(key)) {
@@ -563,12 +538,12 @@ async function complete(forced) {
   const list = $('#complete');
   const { qualifier, word } = wordBefore();
   if (!forced && !qualifier && word.length < 2) { list.hidden = true; return; }
-  const found = (await candidates(qualifier, word)).slice(0, 8);
+  const found = (await suggest({ sql: area.value, offset: area.selectionStart, catalog: catalog(), path, columnsOf })).slice(0, 8);
   if (!area || !found.length) { list.hidden = true; return; }
-  fill(list, found.map((name, i) => h('li', {
-    role: 'option', id: `complete-${i}`, 'aria-selected': String(i === 0), dataset: { word: name },
-    onmousedown: (e) => { e.preventDefault(); accept(name); },
-  }, name)));
+  fill(list, found.map((c, i) => h('li', {
+    role: 'option', id: `complete-${i}`, 'aria-selected': String(i === 0), dataset: { word: c.insert },
+    onmousedown: (e) => { e.preventDefault(); accept(c.insert); },
+  }, c.label, h('span', { class: 'kind-hint' }, c.kind))));
   const before = area.value.slice(0, area.selectionStart).split('\n');
   const style = getComputedStyle(area);
   const line = parseFloat(style.lineHeight);
