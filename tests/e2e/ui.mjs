@@ -1038,6 +1038,110 @@ const scenarios = {
     await context.close();
   },
 
+  /**
+   * axe-core on every screen, in the light and the dark theme: no serious or
+   * critical violation. The screens: the editor (empty, a result, a plan, a
+   * script's outcomes), history with a saved query, activity, connection; a
+   * table's rows, structure, indexes, constraints and info; a table that
+   * references others and the rows referencing a row; the editing bar, a
+   * staged edit and the cell editor; a view, a materialized view, a
+   * sequence; the read-only link.
+   */
+  async a11y() {
+    const axeSource = fs.readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+    const problems = [];
+    const check = async (page, screen) => {
+      await page.waitForTimeout(50);
+      if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(axeSource);
+      const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => `${n.target.join(' ')} ${n.failureSummary.split('\n').slice(1, 2).join('')}`).join(' | ')}`));
+      for (const v of violations) problems.push(`${screen}: ${v}`);
+    };
+    for (const colorScheme of ['light', 'dark']) {
+      const context = await newContext({ colorScheme });
+      const page = await open(context, 'shop');
+      const at = (screen) => check(page, `${colorScheme} ${screen}`);
+      await page.locator('.tabs button[data-view=sql]').click();
+      await at('editor, empty');
+      await runSql(page, 'SELECT id, name, email FROM shop.customers ORDER BY id');
+      await page.locator('.output .grid-body .cell').first().waitFor();
+      await at('editor, a result');
+      if (colorScheme === 'light') {
+        // Arrowing across a wide result keeps the active cell in view and announced.
+        const columns = Array.from({ length: 40 }, (_, i) => `${i + 1} AS c${i + 1}`).join(', ');
+        await runSql(page, `SELECT ${columns} FROM generate_series(1, 3)`);
+        const wide = page.locator('.output .grid');
+        await wide.locator('.grid-body .cell', { hasText: /^40$/ }).first().waitFor({ state: 'attached' });
+        await wide.focus();
+        for (let i = 0; i < 39; i++) await wide.press('ArrowRight');
+        await wide.press('ArrowDown');
+        const seen = await wide.evaluate((g) => {
+          const cell = document.getElementById(g.getAttribute('aria-activedescendant'));
+          const a = cell.getBoundingClientRect();
+          const left = g.getBoundingClientRect().left + g.clientLeft;
+          return { text: cell.textContent, row: cell.dataset.r, active: cell.classList.contains('active'), inside: a.left >= left - 0.5 && a.right <= left + g.clientWidth + 0.5 };
+        });
+        assert.deepEqual(seen, { text: '40', row: '1', active: true, inside: true });
+      }
+      await editor(page).fill('SELECT * FROM shop.customers WHERE id = 1');
+      await page.getByRole('button', { name: 'Explain Analyze' }).click();
+      await page.locator('.plan-node').first().waitFor();
+      await at('editor, a plan');
+      await editor(page).fill('SELECT 1; SELECT 2 / 0; SELECT 3');
+      await editor(page).press('Control+a');
+      await editor(page).press('Control+Enter');
+      await page.locator('.outcomes').waitFor();
+      await at('editor, a failed script');
+      await page.getByRole('button', { name: 'Save query' }).click();
+      await at('editor, saving a query');
+      await page.getByRole('button', { name: 'Save', exact: true }).click();
+      await page.locator('.tabs button[data-view=history]').click();
+      await page.locator('ol.history li').first().waitFor();
+      await at('history');
+      await page.locator('.tabs button[data-view=activity]').click();
+      await page.locator('main .grid').waitFor();
+      await at('activity');
+      await page.locator('.tabs button[data-view=server]').click();
+      await page.locator('main .grid').waitFor();
+      await at('connection');
+      await item(page, 'orders').click();
+      await page.locator('.grid-body .cell-link').first().waitFor();
+      await at('table rows with links');
+      await page.locator('.grid-body .cell-link').first().click();
+      await page.getByRole('button', { name: 'Rows referencing this row' }).click();
+      await page.locator('.referenced-by a').first().waitFor();
+      await at('rows referencing a row');
+      for (const tab of ['Structure', 'Indexes', 'Constraints', 'Info']) {
+        await page.getByRole('tab', { name: tab }).click();
+        await page.locator('.object-body').locator('table, .grid, dl, p').first().waitFor();
+        await at(`table ${tab.toLowerCase()}`);
+      }
+      await item(page, 'Odd "kinds"').click();
+      await page.locator('.edit-bar').waitFor();
+      await page.locator('.grid-body .grid-row').first().locator('.cell').nth(2).dblclick();
+      await page.locator('#edit-dialog').waitFor();
+      await at('the cell editor');
+      await page.locator('#edit-dialog').getByRole('button', { name: 'Cancel' }).click();
+      await item(page, 'eu_sites').click();
+      await page.getByRole('tab', { name: 'Structure' }).click();
+      await page.locator('pre.code').waitFor();
+      await at('a view');
+      await page.getByLabel('Filter objects').fill('tickets');
+      await item(page, 'tickets').click();
+      await page.getByRole('tab', { name: 'Structure' }).click();
+      await page.locator('.facts').waitFor();
+      await at('a sequence');
+      const readonly = await open(context, 'other');
+      await readonly.getByLabel('Filter objects').fill('frozen');
+      await item(readonly, 'frozen').click();
+      await readonly.locator('.grid').waitFor();
+      await check(readonly, `${colorScheme} read-only link, a materialized view`);
+      await context.close();
+    }
+    assert.deepEqual(problems, [], `axe-core found:\n${problems.join('\n')}`);
+  },
+
   /** Page jumps, the real last page of a table whose estimate is low, several filter conditions, an export as shown. */
   async paging() {
     const context = await newContext();

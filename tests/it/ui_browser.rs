@@ -275,6 +275,12 @@ fn completion_inserts_names_that_run_aliases_joins_and_the_search_path_included(
 }
 
 #[test]
+fn axe_core_finds_no_serious_violation_on_any_screen_in_either_theme() {
+    let (door, _backend) = start_door(&[]);
+    scenario("a11y", &door.base, &[]);
+}
+
+#[test]
 fn a_lost_session_reconnects_keeps_the_editor_text_and_says_the_statement_did_not_run() {
     let (door, _backend) = start_door(&[]);
     scenario("reconnect", &door.base, &[]);

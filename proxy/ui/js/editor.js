@@ -276,10 +276,7 @@ function drawTabs() {
       el.setAttribute('aria-selected', String(on));
       el.tabIndex = on ? 0 : -1;
     }
-    const closer = strip.querySelector('.close-tab');
-    const name = workspace.active().name;
-    closer.setAttribute('aria-label', `Close ${name}`);
-    closer.title = `Close ${name}`;
+    strip.querySelector('.close-tab').title = `Close ${workspace.active().name}`;
     show();
   };
   const renameAt = (button, tab) => {
@@ -349,9 +346,7 @@ function drawTabs() {
         area?.focus();
       },
     }, '+'),
-    h('button', {
-      class: 'icon close-tab', 'aria-label': `Close ${current.name}`, title: `Close ${current.name}`, onclick: () => closeTab(workspace.active()),
-    }, 'Close tab'));
+    h('button', { class: 'close-tab', title: `Close ${current.name}`, onclick: () => closeTab(workspace.active()) }, 'Close tab'));
 }
 
 // Another tab of this browser changed the tabs: follow, unless typing here.

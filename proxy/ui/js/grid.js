@@ -12,6 +12,8 @@ const ROW_HEIGHT = 28;
 /** localStorage key prefix of the column widths kept per table. */
 const WIDTHS = 'pgdoor.widths.';
 const OVERSCAN = 12;
+/** Grids made so far: each one's cells get ids of their own. */
+let made = 0;
 /** Type OIDs shown right-aligned: int2, int4, int8, oid, float4, float8, numeric, money. */
 const NUMERIC = new Set([21, 23, 20, 26, 700, 701, 1700, 790]);
 
@@ -45,8 +47,9 @@ export function grid({
       const active = sort && sort.column === name;
       const mark = active ? (sort.order === 'DESC' ? ' ▼' : ' ▲') : '';
       const type = typeNames[i] && h('span', { class: 'col-type' }, typeNames[i]);
+      // The type stays outside the button: its name says what it does, and holds the text it shows.
       const content = onSort
-        ? h('button', { class: 'sort', onclick: () => onSort(name), 'aria-label': `Sort by ${name}` }, name, mark, type)
+        ? [h('button', { class: 'sort', onclick: () => onSort(name), 'aria-label': `Sort by ${name}` }, name, mark), type]
         : [name, type];
       return h('div', {
         class: numeric[i] ? 'cell num' : 'cell', role: 'columnheader',
@@ -61,6 +64,13 @@ export function grid({
   }, header, body);
   if (typeNames.length) root.classList.add('typed');
   let active = start ? { ...start } : { row: 0, col: 0 };
+  const id = `grid${++made}`;
+  const cellId = (r, c) => `${id}-${r}-${c}`;
+  /** Tells assistive technology which cell is active (when it is drawn). */
+  const announce = () => {
+    if (body.querySelector(`#${cellId(active.row, active.col)}`)) root.setAttribute('aria-activedescendant', cellId(active.row, active.col));
+    else root.removeAttribute('aria-activedescendant');
+  };
 
   /** A header's edge: drag it, or focus it and press ← →, to size its column. */
   function resizer(i, name) {
@@ -118,12 +128,27 @@ export function grid({
         const lines = value === null ? 1 : shown.split(LINE_BREAK).length;
         return h('div', {
           class: `cell${value === null ? ' null' : ''}${numeric[c] ? ' num' : ''}${r === active.row && c === active.col ? ' active' : ''}${link ? ' linked' : ''}${cellClass ? ` ${cellClass(r, c)}` : ''}`,
-          role: 'gridcell', dataset: { r, c },
+          role: 'gridcell', id: cellId(r, c), dataset: { r, c },
           title: cellTitle?.(r, c) || (lines > 1 ? `${lines} lines: double-click to view` : shown.length > 60 ? 'Double-click to view' : false),
         }, link && h('a', { class: 'cell-link', href: link.href, tabindex: -1, title: link.label, 'aria-label': link.label }), oneLine(shown));
       })));
     }
     fill(body, fragment);
+    announce();
+  }
+
+  /** Scrolls the active cell into view, sideways too (the header stays above it). */
+  function reveal() {
+    const y = active.row * ROW_HEIGHT;
+    if (y < root.scrollTop) root.scrollTop = y;
+    else if (y + ROW_HEIGHT * 2 > root.scrollTop + root.clientHeight) root.scrollTop = y - root.clientHeight + ROW_HEIGHT * 2;
+    draw(true);
+    const cell = body.querySelector(`#${cellId(active.row, active.col)}`);
+    if (!cell) return;
+    const box = cell.getBoundingClientRect();
+    const left = root.getBoundingClientRect().left + root.clientLeft;
+    if (box.left < left) root.scrollLeft -= Math.ceil(left - box.left);
+    else if (box.right > left + root.clientWidth) root.scrollLeft += Math.ceil(box.right - (left + root.clientWidth));
   }
 
   let pending = false;
@@ -139,6 +164,7 @@ export function grid({
     root.querySelector('.cell.active')?.classList.remove('active');
     cell.classList.add('active');
     active = { row: Number(cell.dataset.r), col: Number(cell.dataset.c) };
+    announce();
   });
   root.addEventListener('dblclick', (event) => {
     const cell = cellAt(event);
@@ -154,10 +180,7 @@ export function grid({
         row: Math.min(rows.length - 1, Math.max(0, active.row + dr)),
         col: Math.min(columns.length - 1, Math.max(0, active.col + dc)),
       };
-      const y = active.row * ROW_HEIGHT;
-      if (y < root.scrollTop) root.scrollTop = y;
-      else if (y + ROW_HEIGHT * 2 > root.scrollTop + root.clientHeight) root.scrollTop = y - root.clientHeight + ROW_HEIGHT * 2;
-      draw(true);
+      reveal();
       event.preventDefault();
     } else if (event.key === 'Enter' && event.altKey) {
       const link = cellLink?.(active.row, active.col);

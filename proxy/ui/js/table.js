@@ -384,7 +384,7 @@ function toolbar(object, path, columns) {
     : state.sort ? 'Export every row, sorted as shown' : 'Export every row';
   return h('div', { class: 'toolbar filter-bar', role: 'search' },
     h('span', { class: 'label' }, 'Filter'), list,
-    h('button', { onclick: () => add({}).querySelector('select').focus(), 'aria-label': 'Add a condition' }, '+ and'),
+    h('button', { onclick: () => add({}).querySelector('select').focus(), title: 'Add a condition, joined by AND' }, '+ Add a condition'),
     h('button', { class: 'primary', onclick: apply }, 'Apply'),
     filtered && h('button', { onclick: clear }, 'Clear'),
     h('span', { class: 'spacer' }),

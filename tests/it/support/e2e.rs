@@ -14,8 +14,10 @@ pub fn scenario(name: &str, base: &str, env: &[(&str, &str)]) -> String {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let e2e = repo.join("tests/e2e");
     assert!(
-        e2e.join("node_modules/playwright-core").is_dir() && Path::new("/usr/bin/chromium").exists(),
-        "the browser tests need Debian's chromium and playwright-core: run tests/install-deps"
+        e2e.join("node_modules/playwright-core").is_dir()
+            && e2e.join("node_modules/axe-core").is_dir()
+            && Path::new("/usr/bin/chromium").exists(),
+        "the browser tests need Debian's chromium, playwright-core and axe-core: run tests/install-deps"
     );
     let out = Command::new("node")
         .arg(e2e.join("ui.mjs"))
