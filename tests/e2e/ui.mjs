@@ -25,11 +25,9 @@ if (!fs.existsSync(BROWSER)) {
 }
 fs.mkdirSync(ARTIFACTS, { recursive: true });
 
-const browser = await chromium.launch({
-  executablePath: BROWSER,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const browser = await chromium.launch({ executablePath: BROWSER, args: LAUNCH_ARGS });
 
 /** A fresh browser (own cookies and storage) that fails on any dialog or page error. */
 async function newContext(options = {}) {
@@ -1140,6 +1138,42 @@ const scenarios = {
       await context.close();
     }
     assert.deepEqual(problems, [], `axe-core found:\n${problems.join('\n')}`);
+  },
+
+  /** Before a pgdoor restart: query tabs, a run and a saved query in a browser profile kept on disk; prints the view's address. */
+  async restart1() {
+    const context = await chromium.launchPersistentContext(process.env.PROFILE, { executablePath: BROWSER, args: LAUNCH_ARGS, viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    watch(page);
+    await page.goto(`${BASE}/connect/shop`);
+    await page.locator('#tree .item').first().waitFor();
+    await page.locator('.tabs button[data-view=sql]').click();
+    await editor(page).fill("SELECT 'before the restart' AS said");
+    await editor(page).press('Control+Enter');
+    await page.locator('.output .grid-body .cell', { hasText: 'before the restart' }).waitFor();
+    await page.getByRole('button', { name: 'New query tab' }).click();
+    await editor(page).fill('SELECT 2 AS kept');
+    await page.getByRole('button', { name: 'Save query' }).click();
+    await page.getByLabel('Name of the saved query').fill('Kept one');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    console.log(`address ${page.url()}`);
+    await context.close();
+  },
+
+  /** After the restart, the same profile: the address reconnects through its link; the tabs, the history and the saved query are there. */
+  async restart2() {
+    const context = await chromium.launchPersistentContext(process.env.PROFILE, { executablePath: BROWSER, args: LAUNCH_ARGS, viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    watch(page);
+    await page.goto(process.env.ADDRESS);
+    await page.locator('#tree .item').first().waitFor();
+    const names = await page.getByRole('tablist', { name: 'Query tabs' }).getByRole('tab').evaluateAll((els) => els.map((e) => e.firstChild.textContent));
+    assert.deepEqual(names, ['Query 1', 'Query 2']);
+    assert.equal(await editor(page).inputValue(), 'SELECT 2 AS kept', 'the tab that was open, its text');
+    await page.locator('.tabs button[data-view=history]').click();
+    await page.locator('ol.history li', { hasText: "SELECT 'before the restart' AS said" }).waitFor();
+    await page.locator('ul.saved li', { hasText: 'Kept one' }).waitFor();
+    await context.close();
   },
 
   /** Page jumps, the real last page of a table whose estimate is low, several filter conditions, an export as shown. */

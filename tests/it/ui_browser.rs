@@ -281,6 +281,20 @@ fn axe_core_finds_no_serious_violation_on_any_screen_in_either_theme() {
 }
 
 #[test]
+fn query_tabs_history_and_saved_queries_outlive_a_pgdoor_restart() {
+    let (door, backend) = start_door(&[]);
+    let profile = tempfile::tempdir().unwrap();
+    let profile = profile.path().to_str().unwrap();
+    let out = scenario("restart1", &door.base, &[("PROFILE", profile)]);
+    let address = out.lines().find_map(|l| l.strip_prefix("address ")).expect("restart1 prints its address").to_owned();
+    let port: u16 = door.base.rsplit(':').next().unwrap().parse().unwrap();
+    drop(door);
+    let args = ["--sessions", "--connect-backend", backend.url.as_str()];
+    let door = Door::start_at("127.0.0.1", port, &args, &[("PGDOOR_CONNECT_TOKEN", TOKEN)]);
+    scenario("restart2", &door.base, &[("PROFILE", profile), ("ADDRESS", &address)]);
+}
+
+#[test]
 fn a_lost_session_reconnects_keeps_the_editor_text_and_says_the_statement_did_not_run() {
     let (door, _backend) = start_door(&[]);
     scenario("reconnect", &door.base, &[]);

@@ -33,9 +33,14 @@ impl Door {
     /// As [`Door::start_with_env`], listening on `host` (an address of this
     /// machine), which `base` then names.
     pub fn start_on(host: &str, args: &[&str], env: &[(&str, &str)]) -> Door {
+        let port = TcpListener::bind((host, 0)).unwrap().local_addr().unwrap().port();
+        Door::start_at(host, port, args, env)
+    }
+
+    /// As [`Door::start_on`], on `port`: a pgdoor started again where the last one was.
+    pub fn start_at(host: &str, port: u16, args: &[&str], env: &[(&str, &str)]) -> Door {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("pgdoor.log");
-        let port = TcpListener::bind((host, 0)).unwrap().local_addr().unwrap().port();
         let tls = args.contains(&"--tls-cert");
         let child = Command::new(env!("CARGO_BIN_EXE_pgdoor"))
             .args(["--bind", host, "--listen", &port.to_string()])
