@@ -867,6 +867,12 @@ const scenarios = {
     await kept.getByRole('button', { name: 'Open saved query The two in a query tab' }).click();
     assert.equal(await editor(page).inputValue(), "SELECT 'two' AS t");
     assert.deepEqual(await names(), ['Totals', 'Query 3', 'Query 4', 'First']);
+    // Closed by Delete on the tab, then by the Close tab button (the open one goes).
+    await tabs.filter({ hasText: 'Query 4' }).press('Delete');
+    assert.deepEqual(await names(), ['Totals', 'Query 3', 'First']);
+    assert.equal(await editor(page).inputValue(), 'SELECT 1 AS one -- edited while the other runs', 'its neighbour is shown');
+    await page.getByRole('button', { name: 'Close tab' }).click();
+    assert.deepEqual(await names(), ['Totals', 'Query 3']);
     await context.close();
   },
 
@@ -1173,6 +1179,73 @@ const scenarios = {
     await page.locator('.tabs button[data-view=history]').click();
     await page.locator('ol.history li', { hasText: "SELECT 'before the restart' AS said" }).waitFor();
     await page.locator('ul.saved li', { hasText: 'Kept one' }).waitFor();
+    await context.close();
+  },
+
+  /**
+   * Every screen by keyboard alone: Tab reaches each control a screen needs
+   * (within a bound), Enter and the arrow keys work them; the editor, its
+   * result grid and cell viewer, a query tab's rename, the object list, a
+   * table's rows and a foreign key followed, its structure, history,
+   * activity and connection.
+   */
+  async keywalk() {
+    const context = await newContext();
+    const page = await open(context, 'shop');
+    const kb = page.keyboard;
+    const focused = () => page.evaluate(() => {
+      const el = document.activeElement;
+      return `${el.getAttribute('role') || el.tagName.toLowerCase()}:${(el.getAttribute('aria-label') || el.textContent || el.value || '').trim().slice(0, 40)}`;
+    });
+    /**
+     * Presses Tab (or Shift+Tab) until the focused element's "role:name"
+     * matches; fails after 80 presses. The editor is left as it says: Esc, then Tab.
+     */
+    const tabTo = async (pattern, back) => {
+      for (let i = 0; i < 80; i++) {
+        const now = await focused();
+        if (pattern.test(now)) return;
+        if (now.startsWith('textarea:')) await kb.press('Escape');
+        await kb.press(back ? 'Shift+Tab' : 'Tab');
+      }
+      assert.fail(`Tab never reached ${pattern} (last: ${await focused()})`);
+    };
+    await tabTo(/^textarea:SQL$/);
+    await kb.type('SELECT id, name FROM shop.customers ORDER BY id LIMIT 3');
+    await kb.press('Control+Enter');
+    await page.locator('.output .grid-body .cell', { hasText: 'customer 1' }).waitFor();
+    await kb.press('Escape');
+    await tabTo(/^grid:Results$/);
+    await kb.press('ArrowRight');
+    await kb.press('ArrowDown');
+    await kb.press('Enter');
+    assert.equal(await page.locator('#cell-text').textContent(), 'customer 2');
+    await kb.press('Escape');
+    await page.locator('#cell-dialog').waitFor({ state: 'hidden' });
+    await tabTo(/^tab:Query 1/, true);
+    await kb.press('F2');
+    await kb.type('Mine');
+    await kb.press('Enter');
+    await page.getByRole('tab', { name: /^Mine/ }).waitFor();
+
+    await tabTo(/^input:Filter objects$/);
+    await kb.type('orders');
+    await tabTo(/^button:orders$/);
+    await kb.press('Enter');
+    await onPage(page, 1, ' · 3 rows');
+    await tabTo(/^grid:Rows of orders/);
+    await kb.press('ArrowRight');
+    await kb.press('Alt+Enter');
+    await onPage(page, 1, ' · 1 row');
+    assert.equal(new URLSearchParams(new URL(page.url()).hash.slice(1)).get('name'), 'customers');
+    await tabTo(/^tab:Structure$/, true);
+    await kb.press('Enter');
+    await page.locator('table.structure').waitFor();
+    for (const [view, ready] of [['History', 'ol.history'], ['Activity', 'main .grid'], ['Connection', 'dl.facts']]) {
+      await tabTo(new RegExp(`^button:${view}$`), true);
+      await kb.press('Enter');
+      await page.locator(ready).first().waitFor();
+    }
     await context.close();
   },
 

@@ -295,6 +295,12 @@ fn query_tabs_history_and_saved_queries_outlive_a_pgdoor_restart() {
 }
 
 #[test]
+fn every_screen_works_by_keyboard_alone() {
+    let (door, _backend) = start_door(&[]);
+    scenario("keywalk", &door.base, &[]);
+}
+
+#[test]
 fn a_lost_session_reconnects_keeps_the_editor_text_and_says_the_statement_did_not_run() {
     let (door, _backend) = start_door(&[]);
     scenario("reconnect", &door.base, &[]);
