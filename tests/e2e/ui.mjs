@@ -1668,6 +1668,62 @@ const scenarios = {
   },
 
   /**
+   * Timings for BENCHMARKS.md: a database of CATALOG_BIG tables against one
+   * of ten (resources `big` and `small`): the object list drawn after the
+   * page's first byte, the longest task until then, one filter keystroke,
+   * and the page's JS heap once drawn. Medians of RUNS fresh contexts.
+   */
+  async catalog() {
+    const runs = Number(process.env.RUNS || 3);
+    const result = {};
+    for (const resource of ['small', 'big']) {
+      const samples = [];
+      for (let i = 0; i < runs; i++) {
+        const context = await newContext();
+        await context.addInitScript(() => {
+          window.__longest = 0;
+          new PerformanceObserver((list) => {
+            for (const e of list.getEntries()) window.__longest = Math.max(window.__longest, e.duration);
+          }).observe({ type: 'longtask', buffered: true });
+        });
+        const page = await context.newPage();
+        const cdp = await context.newCDPSession(page);
+        await page.goto(`${BASE}/connect/${resource}`);
+        await page.waitForFunction(() => performance.getEntriesByName('pgdoor:objects-drawn').length > 0, null, { timeout: 60000 });
+        await page.waitForTimeout(300);
+        const drawn = await page.evaluate(() => {
+          const nav = performance.getEntriesByType('navigation')[0];
+          return { first_draw_ms: performance.getEntriesByName('pgdoor:objects-drawn')[0].startTime - nav.responseStart, longest_task_ms: window.__longest };
+        });
+        // One keystroke in the filter, until the list shows its matches (a server search in a
+        // big catalog), in the page's own clock.
+        const filter_ms = await page.evaluate(() => new Promise((resolve) => {
+          const box = document.querySelector('#filter');
+          const tree = document.querySelector('#tree');
+          const started = performance.now();
+          const seen = new MutationObserver(() => {
+            if (!tree.querySelector('.item')) return;
+            seen.disconnect();
+            void tree.offsetHeight;
+            resolve(performance.now() - started);
+          });
+          seen.observe(tree, { childList: true, subtree: true });
+          box.value = 't5';
+          box.dispatchEvent(new Event('input'));
+        }));
+        await cdp.send('HeapProfiler.collectGarbage');
+        const { usedSize } = await cdp.send('Runtime.getHeapUsage');
+        const items = await page.locator('#tree .item, #tree summary').count();
+        samples.push({ ...drawn, filter_ms, heap_mb: usedSize / 1e6, items });
+        await context.close();
+      }
+      const median = (key) => [...samples.map((s) => s[key])].sort((a, b) => a - b)[Math.floor(samples.length / 2)];
+      result[resource] = Object.fromEntries(['first_draw_ms', 'longest_task_ms', 'filter_ms', 'heap_mb', 'items'].map((k) => [k, Math.round(median(k) * 10) / 10]));
+    }
+    console.log(`measure ${JSON.stringify(result)}`);
+  },
+
+  /**
    * Timings for BENCHMARKS.md, taken by the page itself (User Timing): from
    * the start of the /connect navigation to the object list drawn, and from
    * Run to 10,000 result rows painted.

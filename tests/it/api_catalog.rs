@@ -435,3 +435,42 @@ async fn a_low_estimate_never_hides_the_real_last_page() {
     assert_eq!(exact["pagination"]["rows_count"], 105000);
     assert_eq!(exact["pagination"]["pages_count"], 1050);
 }
+
+#[tokio::test]
+async fn big_catalogs_are_read_by_schema_counted_and_searched() {
+    let db = seeded();
+    let (_door, tab) = tab_for(&db).await;
+    let summary = tab.get("objects?summary=true").await;
+    assert_eq!(summary.status, 200, "{}", summary.body);
+    assert_eq!(
+        summary.body["shop"],
+        json!({"table": 2, "view": 1, "materialized_view": 1, "function": 1, "sequence": 3})
+    );
+    assert_eq!(summary.body["public"]["table"], 1);
+
+    let shop = tab.get("objects?schema=shop").await.body;
+    assert_eq!(shop.as_object().unwrap().keys().collect::<Vec<_>>(), ["shop"]);
+    assert_eq!(shop["shop"]["table"].as_array().unwrap().len(), 2);
+    assert_eq!(tab.get("objects?schema=nope").await.body, json!({}));
+
+    let found = tab.get("objects?search=ORDER").await.body;
+    assert_eq!(found["more"], false);
+    assert_eq!(found["objects"]["shop"]["table"][0]["name"], "orders", "case does not matter");
+    let capped = tab.get(&format!("objects?search={}&limit=2", encode("_"))).await.body;
+    // `_` is a letter here, not LIKE's wildcard: only names that hold one.
+    let names: Vec<String> = capped["objects"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|kinds| kinds.as_object().unwrap().values().flat_map(|l| l.as_array().unwrap().clone()))
+        .map(|o| o["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{capped}");
+    assert!(names.iter().all(|n| n.contains('_')), "{names:?}");
+    assert_eq!(capped["more"], true);
+    for hostile in ["' OR 1=1 --", "%", "\\"] {
+        let answer = tab.get(&format!("objects?search={}", encode(hostile))).await;
+        assert_eq!((answer.status, &answer.body["objects"]), (200, &json!({})), "{hostile}: {}", answer.body);
+    }
+    assert_eq!(tab.get("objects?search=x&limit=501").await.status, 400);
+}

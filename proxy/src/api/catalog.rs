@@ -54,28 +54,82 @@ pub async fn schemas(app: &App, session: &Session, request: &Request) -> Result<
     Ok(Response::json(200, &names))
 }
 
-/// `GET /api/objects`: `{schema: {kind: [{oid, name}]}}`, `oid` as a string.
-pub async fn objects(app: &App, session: &Session, request: &Request) -> Result<Response, ApiError> {
-    let sql = format!(
-        "SELECT c.oid::text, n.nspname, c.relname, CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized_view' \
-         WHEN 'S' THEN 'sequence' ELSE 'table' END \
+/// The objects a person can browse: `oid`, schema, name, kind.
+fn listing() -> String {
+    format!(
+        "SELECT c.oid::text AS oid, n.nspname, c.relname AS name, CASE c.relkind WHEN 'v' THEN 'view' \
+         WHEN 'm' THEN 'materialized_view' WHEN 'S' THEN 'sequence' ELSE 'table' END AS kind \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND {SYSTEM_SCHEMAS} AND has_schema_privilege(n.oid, 'USAGE') \
          UNION ALL \
          SELECT p.oid::text, n.nspname, p.proname, 'function' \
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-         WHERE {SYSTEM_SCHEMAS} AND has_schema_privilege(n.oid, 'USAGE') \
-         ORDER BY 2, 3"
+         WHERE {SYSTEM_SCHEMAS} AND has_schema_privilege(n.oid, 'USAGE')"
+    )
+}
+
+/// The most objects one search answers.
+const MAX_SEARCH: usize = 500;
+
+/// `GET /api/objects`: `{schema: {kind: [{oid, name}]}}`, `oid` as a string;
+/// with `schema`, that schema's only. With `summary=true`, only how many of
+/// each kind every schema holds; with `search`, the objects whose name holds
+/// it, `{"objects": {...}, "more": bool}`, `limit` (default 200, at most 500)
+/// at most. Catalogs of many thousand objects are read a schema at a time.
+pub async fn objects(app: &App, session: &Session, request: &Request) -> Result<Response, ApiError> {
+    let summary = match request.param("summary").as_deref() {
+        None => false,
+        Some("true") => true,
+        Some(other) => return Err(ApiError::BadParam(format!("summary must be true, not \"{other}\""))),
+    };
+    if summary {
+        let sql = format!("SELECT o.nspname, o.kind, count(*)::int8 FROM ({}) o GROUP BY 1, 2 ORDER BY 1", listing());
+        let set = access::catalog(app, session, request, &sql, &[]).await?;
+        let mut counts: BTreeMap<String, BTreeMap<&str, Value>> = BTreeMap::new();
+        for row in set.rows {
+            let [schema, kind, n] = <[Value; 3]>::try_from(row).map_err(|_| ApiError::NotFound)?;
+            let (Some(schema), Some(kind)) = (schema.as_str(), kind.as_str()) else { continue };
+            let kinds =
+                counts.entry(schema.to_owned()).or_insert_with(|| KINDS.iter().map(|k| (*k, json!(0))).collect());
+            let slot = KINDS.iter().find(|k| **k == kind).copied().unwrap_or("table");
+            kinds.insert(slot, n);
+        }
+        return Ok(Response::json(200, &counts));
+    }
+    let schema = request.param("schema");
+    let search = request.param("search").filter(|s| !s.is_empty());
+    let limit = match request.param("limit") {
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_SEARCH).contains(n))
+            .ok_or_else(|| ApiError::BadParam(format!("limit must be a number from 1 to {MAX_SEARCH}")))?,
+        None => 200,
+    };
+    let pattern =
+        search.as_ref().map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    // One past the limit says whether there are more.
+    let cap = search.as_ref().map(|_| (limit + 1).to_string());
+    let sql = format!(
+        "SELECT o.oid, o.nspname, o.name, o.kind FROM ({}) o \
+         WHERE ($1::text IS NULL OR o.nspname = $1) AND ($2::text IS NULL OR o.name ILIKE $2) \
+         ORDER BY 2, 3 LIMIT $3::int8",
+        listing()
     );
-    let set = access::catalog(app, session, request, &sql, &[]).await?;
+    let params = [schema.as_deref(), pattern.as_deref(), cap.as_deref()];
+    let set = access::catalog(app, session, request, &sql, &params).await?;
+    let more = search.is_some() && set.rows.len() > limit;
     let mut grouped: BTreeMap<String, BTreeMap<&str, Vec<Value>>> = BTreeMap::new();
-    for row in set.rows {
+    for row in set.rows.into_iter().take(if search.is_some() { limit } else { usize::MAX }) {
         let [oid, schema, name, kind] = <[Value; 4]>::try_from(row).map_err(|_| ApiError::NotFound)?;
         let (Some(schema), Some(kind)) = (schema.as_str(), kind.as_str()) else { continue };
         let kinds =
             grouped.entry(schema.to_owned()).or_insert_with(|| KINDS.iter().map(|k| (*k, Vec::new())).collect());
         let slot = KINDS.iter().find(|k| **k == kind).copied().unwrap_or("table");
         kinds.entry(slot).or_default().push(json!({"oid": oid, "name": name}));
+    }
+    if search.is_some() {
+        return Ok(Response::json(200, &json!({"objects": grouped, "more": more})));
     }
     Ok(Response::json(200, &grouped))
 }

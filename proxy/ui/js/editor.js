@@ -10,7 +10,7 @@ import { call, download, tablePath } from './api.js';
 import { errorBox, notice, policy, downloading } from './state.js';
 import { grid } from './grid.js';
 import { tokenize, statementAt } from './sql.js';
-import { catalog, refreshAfter, onReload } from './sidebar.js';
+import { catalogFor, refreshAfter, onReload } from './sidebar.js';
 import { suggest, searchPath } from './complete.js';
 import * as transaction from './transaction.js';
 import { saveRows } from './localexport.js';
@@ -533,7 +533,11 @@ async function complete(forced) {
   const list = $('#complete');
   const { qualifier, word } = wordBefore();
   if (!forced && !qualifier && word.length < 2) { list.hidden = true; return; }
-  const found = (await suggest({ sql: area.value, offset: area.selectionStart, catalog: catalog(), path, columnsOf })).slice(0, 8);
+  // The schemas the text names (and the path) are read first; in a big catalog, the names holding the word too.
+  const named = (area.value.match(/("(?:[^"]|"")*"|[\p{L}_][\p{L}\p{N}_$]*)(?=\s*\.)/gu) || [])
+    .map((n) => (n.startsWith('"') ? n.slice(1, -1).replaceAll('""', '"') : n.toLowerCase()));
+  const known = await catalogFor({ schemas: [...new Set([...path, ...named])], term: qualifier ? null : word });
+  const found = (await suggest({ sql: area.value, offset: area.selectionStart, catalog: known, path, columnsOf })).slice(0, 8);
   if (!area || !found.length) { list.hidden = true; return; }
   fill(list, found.map((c, i) => h('li', {
     role: 'option', id: `complete-${i}`, 'aria-selected': String(i === 0), dataset: { word: c.insert },
