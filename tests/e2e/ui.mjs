@@ -1249,6 +1249,51 @@ const scenarios = {
     await context.close();
   },
 
+  /**
+   * A catalog too big to read whole (3,100 tables in 310 schemas): schemas
+   * drawn 100 at a time and read as they open, the filter answered by the
+   * server (the first 200 matches, said so), completion reading a schema a
+   * statement names.
+   */
+  async bigcatalog() {
+    const context = await newContext();
+    const page = await context.newPage();
+    await page.goto(`${BASE}/connect/big`);
+    const schemas = page.locator('#tree details.schema');
+    await schemas.first().waitFor();
+    assert.equal(await schemas.count(), 100, 'a hundred schemas at first');
+    assert.equal(await page.locator('#tree .item').count(), 0, 'no schema read before it opens');
+    await page.getByRole('button', { name: 'Show 100 more schemas (210 not shown)' }).click();
+    await page.getByRole('button', { name: 'Show 100 more schemas (110 not shown)' }).waitFor();
+    assert.equal(await schemas.count(), 200);
+    const five = schemas.filter({ has: page.locator('summary', { hasText: /^customer_105$/ }) });
+    await five.locator('summary').first().click();
+    await five.locator('.item', { hasText: /^t10$/ }).waitFor();
+    assert.equal(await five.locator('.item').count(), 10);
+
+    await page.getByLabel('Filter objects').fill('t7');
+    await page.getByText('The first 200 matches: type more to narrow them.').waitFor();
+    assert.equal(await page.locator('#tree .item').count(), 100, 'in their schemas, a hundred at a time');
+    await page.getByRole('button', { name: 'Show 100 more schemas (100 not shown)' }).click();
+    assert.equal(await page.locator('#tree .item').count(), 200);
+    await page.getByLabel('Filter objects').fill('customer_250');
+    await page.getByText('Nothing matches the filter.').waitFor();
+    await page.getByLabel('Filter objects').fill('t3');
+    await page.locator('#tree details.schema', { has: page.locator('summary', { hasText: /^customer_1$/ }) }).locator('.item', { hasText: 't3' }).click();
+    await onPage(page, 1, ' · 1 row');
+
+    await page.locator('.tabs button[data-view=sql]').click();
+    await editor(page).fill('SELECT * FROM customer_299.');
+    await editor(page).press('End');
+    await editor(page).pressSequentially('t1');
+    await page.locator('#complete [role=option]', { hasText: 't10' }).waitFor();
+    await editor(page).press('Enter');
+    assert.equal(await editor(page).inputValue(), 'SELECT * FROM customer_299.t10');
+    await editor(page).press('Control+Enter');
+    await page.locator('.output .status', { hasText: '1 row' }).waitFor();
+    await context.close();
+  },
+
   /** Page jumps, the real last page of a table whose estimate is low, several filter conditions, an export as shown. */
   async paging() {
     const context = await newContext();

@@ -301,6 +301,32 @@ fn every_screen_works_by_keyboard_alone() {
 }
 
 #[test]
+fn a_catalog_too_big_to_read_whole_is_read_a_schema_at_a_time() {
+    let c = tls_cluster();
+    let db = c.create_database(roles::TRUST);
+    c.admin_sql_in(
+        &db,
+        "SET ROLE trust_user;
+         DO $$ BEGIN FOR s IN 1..310 LOOP
+           EXECUTE format('CREATE SCHEMA customer_%s', s);
+           FOR t IN 1..10 LOOP
+             EXECUTE format('CREATE TABLE customer_%s.t%s(id int PRIMARY KEY)', s, t);
+             EXECUTE format('INSERT INTO customer_%s.t%s VALUES (1)', s, t);
+           END LOOP;
+         END LOOP; END $$",
+    );
+    let backend = Backend::builder(TOKEN)
+        .resources_toml(&format!(
+            "[big]\ndatabase_url = \"{}\"\n",
+            c.url_in(&db, roles::TRUST, None, "sslmode=disable")
+        ))
+        .start();
+    let args = ["--sessions", "--connect-backend", backend.url.as_str()];
+    let door = Door::start_with_env(&args, &[("PGDOOR_CONNECT_TOKEN", TOKEN)]);
+    scenario("bigcatalog", &door.base, &[]);
+}
+
+#[test]
 fn a_lost_session_reconnects_keeps_the_editor_text_and_says_the_statement_did_not_run() {
     let (door, _backend) = start_door(&[]);
     scenario("reconnect", &door.base, &[]);
