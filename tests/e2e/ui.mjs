@@ -873,6 +873,15 @@ const scenarios = {
     assert.equal(await editor(page).inputValue(), 'SELECT 1 AS one -- edited while the other runs', 'its neighbour is shown');
     await page.getByRole('button', { name: 'Close tab' }).click();
     assert.deepEqual(await names(), ['Totals', 'Query 3']);
+
+    // The browser's history can be forgotten; saved queries stay.
+    await page.locator('.tabs button[data-view=history]').click();
+    await page.getByRole('button', { name: 'Clear this browser’s history' }).click();
+    await page.locator('ol.history li', { hasText: 'no_such_table' }).waitFor({ state: 'detached' });
+    await page.locator('ul.saved li', { hasText: 'The two' }).waitFor();
+    const left = await page.locator('ol.history li').allTextContents();
+    assert.ok(left.every((t) => t.includes('from the session on the server')), `only the server's own history is left: ${left.join(' / ')}`);
+    assert.equal(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('pgdoor.history.')).length), 0);
     await context.close();
   },
 

@@ -63,7 +63,11 @@ export async function history(main, openInEditor) {
   search.addEventListener('input', draw);
   fill(main, h('h2', {}, 'Saved queries'), savedList,
     h('div', { class: 'toolbar' }, h('h2', {}, 'History'), search,
-      h('span', { class: 'muted' }, `Kept in this browser for this link, the last ${count(journal.MAX_ENTRIES)} statements at most.`)),
+      h('span', { class: 'muted' }, `Kept in this browser for this link, the last ${count(journal.MAX_ENTRIES)} statements at most.`),
+      h('button', {
+        class: 'danger', title: 'Forget the statements this browser kept for this link (saved queries stay)',
+        onclick: () => { journal.clear(); history(main, openInEditor); },
+      }, 'Clear this browser’s history')),
     list);
   draw();
   drawSaved();
