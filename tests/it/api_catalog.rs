@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::door::{Browser, Door};
+use crate::support::door::{Browser, Door, on_database};
 use crate::support::pg::{roles, tls_cluster};
 
 const ODD_TABLE: &str = "Ödd \"tab\" <img src=x onerror=alert(1)>";
@@ -36,10 +36,7 @@ fn seeded() -> String {
 }
 
 async fn tab_for(db: &str) -> (Door, Browser) {
-    let door = Door::start(&["--url", &tls_cluster().url_in(db, roles::TRUST, None, "sslmode=disable")]);
-    let mut tab = Browser::new(&door.base);
-    tab.connect("default", &[]).await;
-    (door, tab)
+    on_database(db, &[]).await
 }
 
 /// Percent-encodes like the browser's encodeURIComponent (space as %20, which paths need).

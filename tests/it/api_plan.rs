@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::door::{Browser, Door};
+use crate::support::door::{Browser, on_database};
 use crate::support::pg::{roles, tls_cluster};
 
 fn seeded() -> String {
@@ -15,16 +15,6 @@ fn seeded() -> String {
         "SET ROLE trust_user; CREATE TABLE t(id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10)",
     );
     db
-}
-
-async fn tab_on(db: &str, extra: &[&str]) -> (Door, Browser) {
-    let url = tls_cluster().url_in(db, roles::TRUST, None, "sslmode=disable");
-    let mut args = vec!["--url", url.as_str()];
-    args.extend_from_slice(extra);
-    let door = Door::start(&args);
-    let mut tab = Browser::new(&door.base);
-    tab.connect("default", &[]).await;
-    (door, tab)
 }
 
 /// The plan of a JSON plan answer.
@@ -40,7 +30,7 @@ async fn count(tab: &Browser) -> Value {
 #[tokio::test]
 async fn plans_come_as_json_and_an_analyzed_write_is_rolled_back() {
     let db = seeded();
-    let (_door, tab) = tab_on(&db, &[]).await;
+    let (_door, tab) = on_database(&db, &[]).await;
     let plan = tab.post("explain", &[("query", "SELECT * FROM t WHERE id = 3"), ("plan", "json")]).await;
     assert_eq!(plan.status, 200, "{}", plan.body);
     assert_eq!(plan_of(&plan.body)["Relation Name"], "t");
@@ -83,7 +73,7 @@ async fn plans_come_as_json_and_an_analyzed_write_is_rolled_back() {
 #[tokio::test]
 async fn a_read_only_link_never_writes_under_analyze() {
     let db = seeded();
-    let (_door, tab) = tab_on(&db, &["--readonly"]).await;
+    let (_door, tab) = on_database(&db, &["--readonly"]).await;
     let refused = tab.post("analyze", &[("query", "DELETE FROM t"), ("rollback", "true")]).await;
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert_eq!(refused.body["db_error"]["code"], "25006", "{}", refused.body);

@@ -4,16 +4,11 @@
 
 use serde_json::json;
 
-use crate::support::door::{Browser, Door};
+use crate::support::door::{Browser, Door, on_database};
 use crate::support::pg::{roles, tls_cluster};
 
 async fn tab() -> (Door, Browser) {
-    let c = tls_cluster();
-    let db = c.create_database(roles::TRUST);
-    let door = Door::start(&["--url", &c.url_in(&db, roles::TRUST, None, "sslmode=disable")]);
-    let mut tab = Browser::new(&door.base);
-    tab.connect("default", &[]).await;
-    (door, tab)
+    on_database(&tls_cluster().create_database(roles::TRUST), &[]).await
 }
 
 #[tokio::test]

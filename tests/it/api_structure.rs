@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::door::{Browser, Door};
+use crate::support::door::on_database;
 use crate::support::pg::{roles, tls_cluster};
 
 fn seeded() -> String {
@@ -32,13 +32,6 @@ fn seeded() -> String {
     db
 }
 
-async fn tab_for(db: &str) -> (Door, Browser) {
-    let door = Door::start(&["--url", &tls_cluster().url_in(db, roles::TRUST, None, "sslmode=disable")]);
-    let mut tab = Browser::new(&door.base);
-    tab.connect("default", &[]).await;
-    (door, tab)
-}
-
 fn column<'a>(structure: &'a Value, name: &str) -> &'a Value {
     structure["columns"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no {name}"))
 }
@@ -46,7 +39,7 @@ fn column<'a>(structure: &'a Value, name: &str) -> &'a Value {
 #[tokio::test]
 async fn a_table_shows_its_keys_references_both_ways_defaults_and_comments() {
     let db = seeded();
-    let (_door, tab) = tab_for(&db).await;
+    let (_door, tab) = on_database(&db, &[]).await;
     let region = tab.get("tables/%22%C3%9Cn%C3%AF%22.%22re%22%22gion%22/structure").await;
     assert_eq!(region.status, 200, "{}", region.body);
     let region = region.body;
@@ -117,7 +110,7 @@ async fn a_table_shows_its_keys_references_both_ways_defaults_and_comments() {
 #[tokio::test]
 async fn views_show_their_definition_and_sequences_their_settings() {
     let db = seeded();
-    let (_door, tab) = tab_for(&db).await;
+    let (_door, tab) = on_database(&db, &[]).await;
     let north = tab.get("tables/north/structure").await.body;
     assert_eq!(north["kind"], "view");
     let definition = north["definition"].as_str().unwrap();

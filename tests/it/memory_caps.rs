@@ -2,19 +2,11 @@
 //! in bytes as well as rows, notices and history by count and bytes, each
 //! cap saying so in the answer. RSS is measured around each attempt.
 
-use crate::support::door::{Browser, Door};
+use crate::support::door::{Browser, Door, on_database};
 use crate::support::pg::{roles, tls_cluster};
 
 async fn tab(extra: &[&str]) -> (Door, Browser) {
-    let c = tls_cluster();
-    let db = c.create_database(roles::TRUST);
-    let url = c.url_in(&db, roles::TRUST, None, "sslmode=disable");
-    let mut args = vec!["--url", url.as_str()];
-    args.extend_from_slice(extra);
-    let door = Door::start(&args);
-    let mut tab = Browser::new(&door.base);
-    tab.connect("default", &[]).await;
-    (door, tab)
+    on_database(&tls_cluster().create_database(roles::TRUST), extra).await
 }
 
 #[tokio::test]

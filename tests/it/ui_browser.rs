@@ -100,10 +100,14 @@ fn start_door(extra: &[&str]) -> (Door, Backend) {
             url(&f.shop_db)
         ))
         .start();
+    (door_for(&backend, extra), backend)
+}
+
+/// pgdoor asking `backend`, with `extra` flags.
+fn door_for(backend: &Backend, extra: &[&str]) -> Door {
     let mut args = vec!["--sessions", "--connect-backend", backend.url.as_str()];
     args.extend_from_slice(extra);
-    let door = Door::start_with_env(&args, &[("PGDOOR_CONNECT_TOKEN", TOKEN)]);
-    (door, backend)
+    Door::start_with_env(&args, &[("PGDOOR_CONNECT_TOKEN", TOKEN)])
 }
 
 /// Runs one scenario against `base`, which may read the shop database's name.
@@ -321,8 +325,7 @@ fn a_catalog_too_big_to_read_whole_is_read_a_schema_at_a_time() {
             c.url_in(&db, roles::TRUST, None, "sslmode=disable")
         ))
         .start();
-    let args = ["--sessions", "--connect-backend", backend.url.as_str()];
-    let door = Door::start_with_env(&args, &[("PGDOOR_CONNECT_TOKEN", TOKEN)]);
+    let door = door_for(&backend, &[]);
     scenario("bigcatalog", &door.base, &[]);
 }
 

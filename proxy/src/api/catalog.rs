@@ -68,6 +68,20 @@ fn listing() -> String {
     )
 }
 
+/// The entry of `schema` and `kind` in a `{schema: {kind: T}}` answer, every
+/// kind of a new schema starting `empty()`; `None` for a row without them.
+fn slot_of<'a, T>(
+    map: &'a mut BTreeMap<String, BTreeMap<&'static str, T>>,
+    schema: &Value,
+    kind: &Value,
+    empty: impl Fn() -> T,
+) -> Option<&'a mut T> {
+    let (schema, kind) = (schema.as_str()?, kind.as_str()?);
+    let kinds = map.entry(schema.to_owned()).or_insert_with(|| KINDS.iter().map(|k| (*k, empty())).collect());
+    let slot = KINDS.iter().find(|k| **k == kind).copied().unwrap_or("table");
+    kinds.get_mut(slot)
+}
+
 /// The most objects one search answers.
 const MAX_SEARCH: usize = 500;
 
@@ -88,11 +102,9 @@ pub async fn objects(app: &App, session: &Session, request: &Request) -> Result<
         let mut counts: BTreeMap<String, BTreeMap<&str, Value>> = BTreeMap::new();
         for row in set.rows {
             let [schema, kind, n] = <[Value; 3]>::try_from(row).map_err(|_| ApiError::NotFound)?;
-            let (Some(schema), Some(kind)) = (schema.as_str(), kind.as_str()) else { continue };
-            let kinds =
-                counts.entry(schema.to_owned()).or_insert_with(|| KINDS.iter().map(|k| (*k, json!(0))).collect());
-            let slot = KINDS.iter().find(|k| **k == kind).copied().unwrap_or("table");
-            kinds.insert(slot, n);
+            if let Some(slot) = slot_of(&mut counts, &schema, &kind, || json!(0)) {
+                *slot = n;
+            }
         }
         return Ok(Response::json(200, &counts));
     }
@@ -122,11 +134,9 @@ pub async fn objects(app: &App, session: &Session, request: &Request) -> Result<
     let mut grouped: BTreeMap<String, BTreeMap<&str, Vec<Value>>> = BTreeMap::new();
     for row in set.rows.into_iter().take(if search.is_some() { limit } else { usize::MAX }) {
         let [oid, schema, name, kind] = <[Value; 4]>::try_from(row).map_err(|_| ApiError::NotFound)?;
-        let (Some(schema), Some(kind)) = (schema.as_str(), kind.as_str()) else { continue };
-        let kinds =
-            grouped.entry(schema.to_owned()).or_insert_with(|| KINDS.iter().map(|k| (*k, Vec::new())).collect());
-        let slot = KINDS.iter().find(|k| **k == kind).copied().unwrap_or("table");
-        kinds.entry(slot).or_default().push(json!({"oid": oid, "name": name}));
+        if let Some(list) = slot_of(&mut grouped, &schema, &kind, Vec::new) {
+            list.push(json!({"oid": oid, "name": name}));
+        }
     }
     if search.is_some() {
         return Ok(Response::json(200, &json!({"objects": grouped, "more": more})));

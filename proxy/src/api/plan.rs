@@ -15,6 +15,7 @@ use super::access;
 use super::error::ApiError;
 use super::export::{self, Format};
 use super::query::result_json;
+use super::rows;
 use crate::app::App;
 use crate::http::{Request, Response};
 use crate::pg::TransactionStatus;
@@ -91,7 +92,7 @@ pub async fn explain(
 
 fn answer(ran: Ran, rolled_back: bool, started_at: OffsetDateTime, started: Instant) -> serde_json::Value {
     let transaction = ran.transaction;
-    let plan = ran.results.into_iter().next_back().unwrap_or_default();
+    let plan = rows::last(ran);
     let mut body = result_json(plan, started_at, started.elapsed());
     body["transaction"] = json!(transaction);
     if rolled_back {

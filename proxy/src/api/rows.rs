@@ -284,7 +284,7 @@ fn past_the_page(mut page: ResultSet, limit: usize) -> (ResultSet, bool) {
 }
 
 /// The result set that matters of a single statement.
-fn last(ran: Ran) -> ResultSet {
+pub(super) fn last(ran: Ran) -> ResultSet {
     ran.results.into_iter().next_back().unwrap_or_default()
 }
 

@@ -91,15 +91,20 @@ export function relationsIn(tokens, catalog, path) {
   return found;
 }
 
+/** The word being typed at the end of `before`, and the name before its dot (unquoted), if any. */
+export function wordBefore(before) {
+  const match = before.match(/(?:("(?:[^"]|"")*"|[\p{L}_][\p{L}\p{N}_$]*)\.)?([\p{L}_][\p{L}\p{N}_$]*)?$/u);
+  const qualifier = match[1] ? nameOf({ type: match[1].startsWith('"') ? 'ident' : 'word', text: match[1] }) : null;
+  return { qualifier, word: match[2] || '' };
+}
+
 /**
  * The completions for the word before `offset`, best first: `{label, insert, kind}`.
  * `columnsOf({schema, name})` resolves to a relation's column names.
  */
 export async function suggest({ sql, offset, catalog, path, columnsOf }) {
   const before = sql.slice(0, offset);
-  const match = before.match(/(?:("(?:[^"]|"")*"|[\p{L}_][\p{L}\p{N}_$]*)\.)?([\p{L}_][\p{L}\p{N}_$]*)?$/u);
-  const qualifier = match[1] ? nameOf({ type: match[1].startsWith('"') ? 'ident' : 'word', text: match[1] }) : null;
-  const typed = match[2] || '';
+  const { qualifier, word: typed } = wordBefore(before);
   const lower = typed.toLowerCase();
   const starts = (name) => name.toLowerCase().startsWith(lower) && name !== typed;
   const statement = statementAt(sql, offset);

@@ -11,7 +11,7 @@ import { errorBox, notice, policy, downloading } from './state.js';
 import { grid } from './grid.js';
 import { tokenize, statementAt } from './sql.js';
 import { catalogFor, refreshAfter, onReload } from './sidebar.js';
-import { suggest, searchPath } from './complete.js';
+import { suggest, searchPath, wordBefore } from './complete.js';
 import * as transaction from './transaction.js';
 import { saveRows } from './localexport.js';
 import * as workspace from './workspace.js';
@@ -515,11 +515,7 @@ async function runIntoFile(format) {
 
 // Completion.
 
-function wordBefore() {
-  const before = area.value.slice(0, area.selectionStart);
-  const match = before.match(/([\p{L}_][\p{L}\p{N}_$]*\.)?([\p{L}_][\p{L}\p{N}_$]*)?$/u);
-  return { qualifier: match[1]?.slice(0, -1) || null, word: match[2] || '' };
-}
+const typedWord = () => wordBefore(area.value.slice(0, area.selectionStart));
 
 async function columnsOf({ schema, name }) {
   const key = `${schema}.${name}`;
@@ -531,7 +527,7 @@ async function columnsOf({ schema, name }) {
 
 async function complete(forced) {
   const list = $('#complete');
-  const { qualifier, word } = wordBefore();
+  const { qualifier, word } = typedWord();
   if (!forced && !qualifier && word.length < 2) { list.hidden = true; return; }
   // The schemas the text names (and the path) are read first; in a big catalog, the names holding the word too.
   const named = (area.value.match(/("(?:[^"]|"")*"|[\p{L}_][\p{L}\p{N}_$]*)(?=\s*\.)/gu) || [])
@@ -553,7 +549,7 @@ async function complete(forced) {
 }
 
 function accept(word) {
-  const { word: typed } = wordBefore();
+  const { word: typed } = typedWord();
   area.setRangeText(word, area.selectionStart - typed.length, area.selectionStart, 'end');
   $('#complete').hidden = true;
   area.removeAttribute('aria-activedescendant');

@@ -131,6 +131,18 @@ fn healthy(base: &str) -> bool {
     answer.starts_with("HTTP/1.1 200")
 }
 
+/// pgdoor in front of database `db` of the TLS cluster (as the trust role,
+/// plaintext), with `extra` flags, and a browser with a session on it.
+pub async fn on_database(db: &str, extra: &[&str]) -> (Door, Browser) {
+    let url = crate::support::pg::tls_cluster().url_in(db, crate::support::pg::roles::TRUST, None, "sslmode=disable");
+    let mut args = vec!["--url", url.as_str()];
+    args.extend_from_slice(extra);
+    let door = Door::start(&args);
+    let mut tab = Browser::new(&door.base);
+    tab.connect("default", &[]).await;
+    (door, tab)
+}
+
 /// An HTTP client that installs the ring provider first (reqwest is built
 /// without a default one) and never follows redirects.
 pub fn client() -> reqwest::Client {
