@@ -91,6 +91,15 @@ const MAX_SEARCH: usize = 500;
 /// it, `{"objects": {...}, "more": bool}`, `limit` (default 200, at most 500)
 /// at most. Catalogs of many thousand objects are read a schema at a time.
 pub async fn objects(app: &App, session: &Session, request: &Request) -> Result<Response, ApiError> {
+    // Every parameter is checked, whichever answer it is for.
+    let limit = match request.param("limit") {
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_SEARCH).contains(n))
+            .ok_or_else(|| ApiError::BadParam(format!("limit must be a number from 1 to {MAX_SEARCH}")))?,
+        None => 200,
+    };
     let summary = match request.param("summary").as_deref() {
         None => false,
         Some("true") => true,
@@ -110,14 +119,6 @@ pub async fn objects(app: &App, session: &Session, request: &Request) -> Result<
     }
     let schema = request.param("schema");
     let search = request.param("search").filter(|s| !s.is_empty());
-    let limit = match request.param("limit") {
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_SEARCH).contains(n))
-            .ok_or_else(|| ApiError::BadParam(format!("limit must be a number from 1 to {MAX_SEARCH}")))?,
-        None => 200,
-    };
     let pattern =
         search.as_ref().map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
     // One past the limit says whether there are more.
