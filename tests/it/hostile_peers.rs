@@ -148,7 +148,11 @@ async fn two_hundred_thousand_forged_addresses_cost_no_memory() {
     };
     let started = std::time::Instant::now();
     let first = send(0, 20_000, true).await;
-    assert_eq!(first.iter().filter(|s| **s != 429).count(), 5, "only the budget of the one real client");
+    // The one real client's budget of 5, plus what its refill (5 a minute)
+    // allowed while the 20,000 ran; a budget per forged address would let them all through.
+    let allowed = 5 + (started.elapsed().as_secs_f64() * 5.0 / 60.0).floor() as usize;
+    let through = first.iter().filter(|s| **s != 429).count();
+    assert!((5..=allowed).contains(&through), "{through} of 20,000 got through: only the real client's {allowed}");
 
     // The allocator warms up whatever the addresses: chunks of one forged
     // address, interleaved with chunks of new ones, tell its growth from the limiter's.
