@@ -8,6 +8,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use base64::Engine;
 use bytes::BytesMut;
+use http::{HeaderName, HeaderValue};
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
@@ -25,6 +26,48 @@ use crate::{api, binding, connect, page, peer, rescue, ui};
 /// The front door: the pingora service around the [`App`].
 pub struct Door {
     app: App,
+    fixed: FixedHeaders,
+}
+
+/// The security headers every local answer carries, built once: they depend
+/// on the settings only.
+struct FixedHeaders {
+    /// For pgdoor's own error pages.
+    page_csp: HeaderValue,
+    /// For everything else that names no policy of its own.
+    other_csp: HeaderValue,
+    /// Strict-Transport-Security, when pgdoor serves TLS.
+    hsts: Option<HeaderValue>,
+    /// The CORS headers of API answers, when `--cors-origin` is set.
+    cors: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl FixedHeaders {
+    fn new(config: &DoorConfig) -> Self {
+        let value =
+            |v: String| HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
+        let cors = config.cors_origin.as_deref().and_then(|origin| HeaderValue::from_str(origin).ok()).map(|origin| {
+            vec![
+                (HeaderName::from_static("access-control-allow-origin"), origin),
+                (
+                    HeaderName::from_static("access-control-allow-methods"),
+                    HeaderValue::from_static("GET, POST, OPTIONS"),
+                ),
+                (
+                    HeaderName::from_static("access-control-allow-headers"),
+                    HeaderValue::from_static("X-Session-ID, Content-Type"),
+                ),
+                (HeaderName::from_static("access-control-expose-headers"), HeaderValue::from_static("*")),
+                (HeaderName::from_static("vary"), HeaderValue::from_static("Origin")),
+            ]
+        });
+        FixedHeaders {
+            page_csp: value(page::content_security_policy(&config.frame_ancestors)),
+            other_csp: value(format!("default-src 'self'; frame-ancestors {}", config.frame_ancestors)),
+            hsts: config.tls.is_some().then(|| HeaderValue::from_static("max-age=63072000")),
+            cors: cors.unwrap_or_default(),
+        }
+    }
 }
 
 /// Per-request state for the access log; it counts the request as in flight.
@@ -39,7 +82,7 @@ pub struct Ctx {
 impl Door {
     /// A door with an empty session registry.
     pub fn new(config: Arc<DoorConfig>, audit: Option<AuditLog>) -> Self {
-        Door { app: App::new(config, audit) }
+        Door { fixed: FixedHeaders::new(&config), app: App::new(config, audit) }
     }
 
     /// The live sessions (for the reaper and shutdown).
@@ -155,28 +198,19 @@ impl Door {
 
     /// Security headers on every local answer; CORS on the API when enabled.
     fn finish(&self, mut response: Response, api: bool) -> Response {
-        let has = |r: &Response, name: &str| r.headers.iter().any(|(n, _)| n == name);
-        if !has(&response, "content-security-policy") {
-            let csp = if response_is_html(&response) {
-                page::content_security_policy(&self.app.config.frame_ancestors)
-            } else {
-                format!("default-src 'self'; frame-ancestors {}", self.app.config.frame_ancestors)
-            };
-            response = response.header("content-security-policy", csp);
+        let fixed = &self.fixed;
+        let header = |name: &'static str, value: &HeaderValue| (HeaderName::from_static(name), value.clone());
+        if !response.headers.iter().any(|(n, _)| n == "content-security-policy") {
+            let csp = if response_is_html(&response) { &fixed.page_csp } else { &fixed.other_csp };
+            response.headers.push(header("content-security-policy", csp));
         }
-        response = response.header("x-content-type-options", "nosniff").header("referrer-policy", "no-referrer");
-        if self.app.config.tls.is_some() {
-            response = response.header("strict-transport-security", "max-age=63072000");
+        response.headers.push((HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff")));
+        response.headers.push((HeaderName::from_static("referrer-policy"), HeaderValue::from_static("no-referrer")));
+        if let Some(hsts) = &fixed.hsts {
+            response.headers.push(header("strict-transport-security", hsts));
         }
-        if let Some(origin) = &self.app.config.cors_origin
-            && api
-        {
-            response = response
-                .header("access-control-allow-origin", origin)
-                .header("access-control-allow-methods", "GET, POST, OPTIONS")
-                .header("access-control-allow-headers", "X-Session-ID, Content-Type")
-                .header("access-control-expose-headers", "*")
-                .header("vary", "Origin");
+        if api {
+            response.headers.extend(fixed.cors.iter().cloned());
         }
         response
     }

@@ -88,7 +88,7 @@ struct EditorAfter {
 /// Everything an editor job needs, moved into its future.
 struct EditorJob {
     after: EditorAfter,
-    grant: Grant,
+    grant: Arc<Grant>,
     connector: Arc<Connector>,
     shared: Arc<Shared>,
     limits: Limits,
@@ -100,7 +100,8 @@ pub(super) struct Task {
     pub shared: Arc<Shared>,
     pub connector: Arc<Connector>,
     pub limits: Limits,
-    pub grant: Grant,
+    /// Shared with the jobs, so starting one copies no credential.
+    pub grant: Arc<Grant>,
     editor: Editor,
     editor_job: Option<Job<EditorAfter>>,
     catalog: Option<Connection>,
@@ -132,7 +133,7 @@ impl Task {
             shared,
             connector,
             limits,
-            grant,
+            grant: Arc::new(grant),
             editor: Editor {
                 conn: Some(editor),
                 status: TransactionStatus::Idle,
@@ -208,7 +209,7 @@ impl Task {
     fn renew(&mut self, renewal: Option<Grant>) {
         let Some(grant) = renewal else { return };
         self.shared.renewed(grant.expires_at);
-        self.grant = grant;
+        self.grant = Arc::new(grant);
         self.close_expired();
     }
 
@@ -740,7 +741,7 @@ async fn end_backend(connector: &Connector, grant: &Grant, pid: i32) {
 /// connection is reopened and the read tried once more.
 async fn catalog_read(
     mut conn: Option<Connection>,
-    grant: Grant,
+    grant: Arc<Grant>,
     connector: Arc<Connector>,
     limits: Limits,
     mut read: CatalogRead,
