@@ -465,9 +465,12 @@ async fn big_catalogs_are_read_by_schema_counted_and_searched() {
     assert_eq!(names.len(), 2, "{capped}");
     assert!(names.iter().all(|n| n.contains('_')), "{names:?}");
     assert_eq!(capped["more"], true);
-    for hostile in ["' OR 1=1 --", "%", "\\"] {
+    for hostile in ["' OR 1=1 --", "%", "\\", "\0"] {
         let answer = tab.get(&format!("objects?search={}", encode(hostile))).await;
         assert_eq!((answer.status, &answer.body["objects"]), (200, &json!({})), "{hostile}: {}", answer.body);
     }
+    // A NUL byte names no schema either (PostgreSQL would refuse it as text).
+    let nul = tab.get("objects?schema=%00").await;
+    assert_eq!((nul.status, &nul.body), (200, &json!({})), "{}", nul.body);
     assert_eq!(tab.get("objects?search=x&limit=501").await.status, 400);
 }

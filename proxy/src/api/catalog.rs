@@ -130,7 +130,12 @@ pub async fn objects(app: &App, session: &Session, request: &Request) -> Result<
         listing()
     );
     let params = [schema.as_deref(), pattern.as_deref(), cap.as_deref()];
-    let set = access::catalog(app, session, request, &sql, &params).await?;
+    // No name holds a NUL byte (PostgreSQL refuses one as text): such a schema or search matches nothing.
+    let set = if params[..2].iter().flatten().any(|p| p.contains('\0')) {
+        crate::pg::ResultSet::default()
+    } else {
+        access::catalog(app, session, request, &sql, &params).await?
+    };
     let more = search.is_some() && set.rows.len() > limit;
     let mut grouped: BTreeMap<String, BTreeMap<&str, Vec<Value>>> = BTreeMap::new();
     for row in set.rows.into_iter().take(if search.is_some() { limit } else { usize::MAX }) {
