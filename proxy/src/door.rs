@@ -32,40 +32,41 @@ pub struct Door {
 /// The security headers every local answer carries, built once: they depend
 /// on the settings only.
 struct FixedHeaders {
-    /// For pgdoor's own error pages.
+    /// The CSP of pgdoor's own error pages.
     page_csp: HeaderValue,
-    /// For everything else that names no policy of its own.
+    /// The CSP of everything else that names no policy of its own.
     other_csp: HeaderValue,
-    /// Strict-Transport-Security, when pgdoor serves TLS.
-    hsts: Option<HeaderValue>,
-    /// The CORS headers of API answers, when `--cors-origin` is set.
+    /// On every answer: nosniff, no referrer, and HSTS when pgdoor serves TLS.
+    always: Vec<(HeaderName, HeaderValue)>,
+    /// On API answers: the CORS headers, when `--cors-origin` is set.
     cors: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl FixedHeaders {
     fn new(config: &DoorConfig) -> Self {
-        let value =
+        let fixed =
+            |name: &'static str, value: &'static str| (HeaderName::from_static(name), HeaderValue::from_static(value));
+        let csp =
             |v: String| HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
-        let cors = config.cors_origin.as_deref().and_then(|origin| HeaderValue::from_str(origin).ok()).map(|origin| {
-            vec![
+        let mut always = vec![fixed("x-content-type-options", "nosniff"), fixed("referrer-policy", "no-referrer")];
+        if config.tls.is_some() {
+            always.push(fixed("strict-transport-security", "max-age=63072000"));
+        }
+        let cors = match config.cors_origin.as_deref().map(HeaderValue::from_str) {
+            Some(Ok(origin)) => vec![
                 (HeaderName::from_static("access-control-allow-origin"), origin),
-                (
-                    HeaderName::from_static("access-control-allow-methods"),
-                    HeaderValue::from_static("GET, POST, OPTIONS"),
-                ),
-                (
-                    HeaderName::from_static("access-control-allow-headers"),
-                    HeaderValue::from_static("X-Session-ID, Content-Type"),
-                ),
-                (HeaderName::from_static("access-control-expose-headers"), HeaderValue::from_static("*")),
-                (HeaderName::from_static("vary"), HeaderValue::from_static("Origin")),
-            ]
-        });
+                fixed("access-control-allow-methods", "GET, POST, OPTIONS"),
+                fixed("access-control-allow-headers", "X-Session-ID, Content-Type"),
+                fixed("access-control-expose-headers", "*"),
+                fixed("vary", "Origin"),
+            ],
+            _ => Vec::new(),
+        };
         FixedHeaders {
-            page_csp: value(page::content_security_policy(&config.frame_ancestors)),
-            other_csp: value(format!("default-src 'self'; frame-ancestors {}", config.frame_ancestors)),
-            hsts: config.tls.is_some().then(|| HeaderValue::from_static("max-age=63072000")),
-            cors: cors.unwrap_or_default(),
+            page_csp: csp(page::content_security_policy(&config.frame_ancestors)),
+            other_csp: csp(format!("default-src 'self'; frame-ancestors {}", config.frame_ancestors)),
+            always,
+            cors,
         }
     }
 }
@@ -198,19 +199,13 @@ impl Door {
 
     /// Security headers on every local answer; CORS on the API when enabled.
     fn finish(&self, mut response: Response, api: bool) -> Response {
-        let fixed = &self.fixed;
-        let header = |name: &'static str, value: &HeaderValue| (HeaderName::from_static(name), value.clone());
         if !response.headers.iter().any(|(n, _)| n == "content-security-policy") {
-            let csp = if response_is_html(&response) { &fixed.page_csp } else { &fixed.other_csp };
-            response.headers.push(header("content-security-policy", csp));
+            let csp = if response_is_html(&response) { &self.fixed.page_csp } else { &self.fixed.other_csp };
+            response.headers.push((HeaderName::from_static("content-security-policy"), csp.clone()));
         }
-        response.headers.push((HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff")));
-        response.headers.push((HeaderName::from_static("referrer-policy"), HeaderValue::from_static("no-referrer")));
-        if let Some(hsts) = &fixed.hsts {
-            response.headers.push(header("strict-transport-security", hsts));
-        }
+        response.headers.extend(self.fixed.always.iter().cloned());
         if api {
-            response.headers.extend(fixed.cors.iter().cloned());
+            response.headers.extend(self.fixed.cors.iter().cloned());
         }
         response
     }

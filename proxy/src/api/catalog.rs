@@ -131,7 +131,7 @@ pub async fn objects(app: &App, session: &Session, request: &Request) -> Result<
     );
     let params = [schema.as_deref(), pattern.as_deref(), cap.as_deref()];
     // No name holds a NUL byte (PostgreSQL refuses one as text): such a schema or search matches nothing.
-    let set = if params[..2].iter().flatten().any(|p| p.contains('\0')) {
+    let set = if [&schema, &search].into_iter().flatten().any(|name| name.contains('\0')) {
         crate::pg::ResultSet::default()
     } else {
         access::catalog(app, session, request, &sql, &params).await?

@@ -33,7 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..count.parse::<usize>()? {
         let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
         tokio::spawn(connection);
-        let id = format!("relay-session-{i}-{:08x}", std::process::id().wrapping_mul(2_654_435_761) ^ i as u32);
+        let id = format!("relay-session-{i}");
         println!("{id}");
         sessions.insert(id, Mutex::new(client));
     }
