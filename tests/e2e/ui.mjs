@@ -1303,6 +1303,74 @@ const scenarios = {
     await context.close();
   },
 
+  /** A big table pages by key to its last page and back; a sort no index serves warns, and Cancel stops it in the database. */
+  async bigtable() {
+    const context = await newContext();
+    const page = await open(context, 'shop');
+    await item(page, 'ledger').click();
+    await onPage(page, 1, "≈ 120,000 rows (the planner's estimate)");
+    const first = page.locator('.grid-body .grid-row:first-child .cell').first();
+    const firstIs = async (text) => assert.ok(await eventually(async () => (await first.textContent()) === text), `the first row is ${text}`);
+    await firstIs('1');
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await onPage(page, 2, '≈ 120,000 rows');
+    await firstIs('101');
+    await page.getByRole('button', { name: 'Last page' }).click();
+    await onPage(page, 1200, '≈ 120,000 rows');
+    await firstIs('119901');
+    assert.equal(await page.getByRole('button', { name: 'Next page' }).isDisabled(), true);
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await onPage(page, 1199, '≈ 120,000 rows');
+    await firstIs('119801');
+    await page.getByRole('button', { name: 'First page' }).click();
+    await onPage(page, 1, '≈ 120,000 rows');
+    await firstIs('1');
+    assert.equal(await page.getByRole('button', { name: 'Previous page' }).isDisabled(), true);
+
+    // Another tab holds the table locked, so the sort waits in the database
+    // until called off; a third watches it (outside a transaction, which
+    // would see pg_stat_activity as it was at its start).
+    const other = await newContext();
+    const locker = await open(other, 'shop');
+    const watcher = await open(await newContext(), 'shop');
+    await runSql(locker, 'BEGIN');
+    await locker.locator('#tx', { hasText: 'Transaction open' }).waitFor();
+    await runSql(locker, 'LOCK TABLE public.ledger IN ACCESS EXCLUSIVE MODE');
+    await locker.locator('.status', { hasText: 'LOCK TABLE' }).waitFor();
+    const sorting = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT * FROM \"public\".\"ledger\"%ORDER BY \"amount\"%' AND state = 'active'";
+    const running = async () => {
+      await runSql(watcher, sorting);
+      await watcher.locator('.output .status', { hasText: '1 row' }).waitFor();
+      return watcher.locator('.output .grid-body .cell').first().textContent();
+    };
+    await page.getByRole('button', { name: 'Sort by amount' }).click();
+    const warning = page.getByRole('alert').filter({ hasText: 'which no index leads with' });
+    await warning.waitFor();
+    assert.match(await warning.textContent(), /Sorting ≈ 120,000 rows by amount/);
+    assert.ok(await eventually(async () => (await running()) === '1'), 'the sort waits in the database');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Cancel the sort', 'Cancel has the focus');
+    await page.keyboard.press('Enter');
+    await warning.waitFor({ state: 'detached' });
+    await onPage(page, 1, '≈ 120,000 rows');
+    assert.equal(await page.locator('[role=columnheader][aria-sort]').count(), 0, 'the rows are as they were');
+    assert.ok(await eventually(async () => (await running()) === '0'), 'the cancelled sort stopped in the database');
+    await runSql(locker, 'ROLLBACK');
+    await locker.locator('#tx', { hasText: 'Transaction open' }).waitFor({ state: 'detached' });
+    await other.close();
+    await watcher.context().close();
+
+    // Not called off, it finishes and the warning gives way to the rows.
+    await page.getByRole('button', { name: 'Sort by amount' }).click();
+    await page.locator('[role=columnheader][aria-sort=ascending]').waitFor();
+    assert.equal(await page.getByRole('alert').filter({ hasText: 'which no index leads with' }).count(), 0);
+    assert.equal(await page.locator('.grid-body .grid-row:first-child .cell').nth(1).textContent(), '0');
+    // A sort on the key is served by its index: no warning, and paging by key goes on.
+    await page.getByRole('button', { name: 'Sort by id' }).click();
+    await page.locator('[role=columnheader][aria-sort=ascending]', { hasText: 'id' }).waitFor();
+    await firstIs('1');
+    await context.close();
+  },
+
   /** Page jumps, the real last page of a table whose estimate is low, several filter conditions, an export as shown. */
   async paging() {
     const context = await newContext();

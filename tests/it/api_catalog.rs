@@ -146,7 +146,12 @@ async fn rows_page_sort_and_filter_with_every_operator() {
     assert_eq!(page.status, 200, "{}", page.body);
     assert_eq!(
         page.body["pagination"],
-        json!({"rows_count": 250, "estimated": false, "page": 3, "pages_count": 25, "per_page": 10, "has_more": true})
+        json!({
+            "rows_count": 250, "estimated": false, "page": 3, "pages_count": 25, "per_page": 10,
+            "has_more": true, "has_previous": true,
+            "keyset": {"columns": ["id"], "first": ["230"], "last": ["221"]},
+            "indexed_columns": ["email", "id"], "table_estimate": 250,
+        })
     );
     let last = tab.get("tables/shop.customers/rows?limit=10&offset=240&sort_column=id").await;
     assert_eq!(last.body["pagination"]["has_more"], false, "{}", last.body["pagination"]);
@@ -431,6 +436,134 @@ async fn a_low_estimate_never_hides_the_real_last_page() {
     assert_eq!(exact["pagination"]["estimated"], false, "{}", exact["pagination"]);
     assert_eq!(exact["pagination"]["rows_count"], 105000);
     assert_eq!(exact["pagination"]["pages_count"], 1050);
+}
+
+/// The rows of a page, as JSON arrays.
+fn rows_of(page: &Value) -> Vec<Value> {
+    page["rows"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn pages_on_the_primary_key_are_found_by_key_to_the_last_one() {
+    let c = tls_cluster();
+    let db = c.create_database(roles::TRUST);
+    c.admin_sql_in(
+        &db,
+        "SET ROLE trust_user;
+         CREATE TABLE pairs(a int, b text, note text, PRIMARY KEY (a, b));
+         INSERT INTO pairs SELECT g / 3, 'k' || (g % 3), 'n' || g FROM generate_series(249, 0, -1) g;
+         CREATE INDEX ON pairs (note);
+         CREATE INDEX ON pairs (lower(b));
+         CREATE TABLE ids(id bigint PRIMARY KEY, score int);
+         INSERT INTO ids SELECT g, g % 7 FROM generate_series(1, 95) g;
+         CREATE TABLE loose(x int);
+         INSERT INTO loose VALUES (1);
+         ANALYZE;",
+    );
+    let (_door, tab) = tab_for(&db).await;
+    let everything: Vec<Value> = (0..250).map(|g| json!([g / 3, format!("k{}", g % 3), format!("n{g}")])).collect();
+
+    // Unsorted, a table with a key is read in key order (rows went in backwards).
+    let first = tab.get("tables/pairs/rows?limit=10").await.body;
+    assert_eq!(rows_of(&first), everything[..10]);
+    let p = &first["pagination"];
+    assert_eq!(p["keyset"], json!({"columns": ["a", "b"], "first": ["0", "k0"], "last": ["3", "k0"]}));
+    assert_eq!(
+        (p["page"].clone(), p["has_previous"].clone(), p["has_more"].clone()),
+        (json!(1), json!(false), json!(true))
+    );
+    assert_eq!(p["indexed_columns"], json!(["a", "note"]), "an expression index leads with no column");
+
+    // Forward by key, page after page, to the end: every row once, in order.
+    let mut seen = rows_of(&first);
+    let mut page = first;
+    let mut number = 1;
+    while page["pagination"]["has_more"] == true {
+        let key = page["pagination"]["keyset"]["last"].to_string();
+        page = tab.get(&format!("tables/pairs/rows?limit=10&offset={}&after={}", number * 10, encode(&key))).await.body;
+        number += 1;
+        assert_eq!(page["pagination"]["page"], number, "{}", page["pagination"]);
+        seen.extend(rows_of(&page));
+    }
+    assert_eq!(seen, everything);
+    assert_eq!(number, 25);
+
+    // The last page directly, in the order on screen, then back by key.
+    let last = tab.get("tables/pairs/rows?limit=10&page=last").await.body;
+    assert_eq!(rows_of(&last), everything[240..]);
+    let p = &last["pagination"];
+    assert_eq!((p["page"].clone(), p["pages_count"].clone()), (json!(25), json!(25)));
+    assert_eq!((p["has_previous"].clone(), p["has_more"].clone()), (json!(true), json!(false)));
+    let key = p["keyset"]["first"].to_string();
+    let back = tab.get(&format!("tables/pairs/rows?limit=10&offset=230&before={}", encode(&key))).await.body;
+    assert_eq!(rows_of(&back), everything[230..240]);
+    assert_eq!(back["pagination"]["page"], 24);
+    let to_start = tab.get(&format!("tables/pairs/rows?limit=10&offset=0&before={}", encode("[3,\"k1\"]"))).await.body;
+    assert_eq!(rows_of(&to_start), everything[..10]);
+    assert_eq!(to_start["pagination"]["has_previous"], false);
+    assert_eq!(to_start["pagination"]["page"], 1);
+
+    // A filter holds with the key: its values and the key's are bound in turn.
+    let filters = encode(r#"[{"column":"b","op":"equal","value":"k2"},{"column":"a","op":"less","value":"40"}]"#);
+    let filtered =
+        tab.get(&format!("tables/pairs/rows?limit=5&filters={filters}&after={}", encode("[10,\"k2\"]"))).await.body;
+    let a: Vec<Value> = rows_of(&filtered).iter().map(|r| r[0].clone()).collect();
+    assert_eq!(a, [json!(11), json!(12), json!(13), json!(14), json!(15)]);
+    assert!(rows_of(&filtered).iter().all(|r| r[1] == "k2"));
+
+    // Sorted down a one-column key: keys go down too, and the last page is the lowest ids.
+    let down = tab
+        .get(&format!("tables/ids/rows?limit=10&sort_column=id&sort_order=desc&after={}", encode("[\"50\"]")))
+        .await
+        .body;
+    let ids: Vec<i64> = rows_of(&down).iter().map(|r| r[0].as_i64().unwrap()).collect();
+    assert_eq!(ids, (40..50).rev().collect::<Vec<_>>());
+    let lowest = tab.get("tables/ids/rows?limit=10&sort_column=id&sort_order=desc&page=last").await.body;
+    let ids: Vec<i64> = rows_of(&lowest).iter().map(|r| r[0].as_i64().unwrap()).collect();
+    assert_eq!(ids, (1..=5).rev().collect::<Vec<_>>(), "95 rows: the last page holds five");
+    assert_eq!(lowest["pagination"]["page"], 10);
+
+    // Where no key orders the rows, paging is by offset, and a key is refused, saying why.
+    let by_score = tab.get("tables/ids/rows?limit=10&sort_column=score").await.body;
+    assert_eq!(by_score["pagination"]["keyset"], Value::Null);
+    for refused in [
+        "tables/ids/rows?sort_column=score&page=last".to_owned(),
+        "tables/loose/rows?page=last".to_owned(),
+        format!("tables/pairs/rows?after={}", encode("[1]")),
+        format!("tables/pairs/rows?after={}&before={}", encode("[1,\"k0\"]"), encode("[1,\"k0\"]")),
+        format!("tables/pairs/rows?where=a%3E1&after={}", encode("[1,\"k0\"]")),
+    ] {
+        let answer = tab.get(&refused).await;
+        assert_eq!(answer.status, 400, "{refused}: {}", answer.body);
+        assert_eq!(answer.body["code"], "bad_request", "{refused}: {}", answer.body);
+    }
+    // A hostile key is data, bound as a parameter.
+    let hostile = tab.get(&format!("tables/ids/rows?after={}", encode("[\"1) OR (1=1\"]"))).await;
+    assert_eq!(hostile.status, 400, "{}", hostile.body);
+    assert_eq!(hostile.body["db_error"]["code"], "22P02", "{}", hostile.body);
+}
+
+#[tokio::test]
+async fn a_big_table_never_analyzed_pages_on_the_planners_reckoning() {
+    let c = tls_cluster();
+    let db = c.create_database(roles::TRUST);
+    c.admin_sql_in(
+        &db,
+        "SET ROLE trust_user;
+         CREATE TABLE fresh(id int PRIMARY KEY, score int) WITH (autovacuum_enabled = false);
+         INSERT INTO fresh SELECT g, g % 100 FROM generate_series(1, 200000) g;",
+    );
+    let (_door, tab) = tab_for(&db).await;
+    let first = tab.get("tables/fresh/rows?limit=100").await.body;
+    let p = &first["pagination"];
+    assert_eq!(p["estimated"], true, "{p}");
+    let estimate = p["rows_count"].as_i64().unwrap();
+    assert!((100_000..=400_000).contains(&estimate), "{estimate}");
+    assert_eq!(p["table_estimate"], estimate);
+    assert_eq!(p["indexed_columns"], json!(["id"]), "score leads no index: a sort on it is slow");
+    let last = tab.get("tables/fresh/rows?limit=100&page=last").await.body;
+    assert_eq!(last["rows"][99][0], 200000);
+    assert_eq!(last["rows"][0][0], 199901);
 }
 
 #[tokio::test]

@@ -197,7 +197,11 @@ async fn a_client_that_leaves_stops_its_statement_within_a_second() {
     let db = c.create_database(roles::TRUST);
     c.admin_sql_in(
         &db,
-        &format!("CREATE TABLE t(x int); INSERT INTO t VALUES (1); ALTER TABLE t OWNER TO {}", roles::TRUST),
+        &format!(
+            "CREATE TABLE t(x int); INSERT INTO t VALUES (1); ALTER TABLE t OWNER TO {0};
+             CREATE VIEW slow AS SELECT pg_sleep(30)::text AS nap; ALTER VIEW slow OWNER TO {0}",
+            roles::TRUST
+        ),
     );
     let door = door_for(&db, &[]);
     let tab = open_tab(&door).await;
@@ -210,6 +214,8 @@ async fn a_client_that_leaves_stops_its_statement_within_a_second() {
         ("analyze", client().post(api("analyze")).body(form(&sleep)), "EXPLAIN"),
         ("export", client().post(api("query")).body(form(&[sleep[0], ("format", "csv")])), "SELECT pg_sleep(30)"),
         ("rows", client().get(api("tables/t/rows?where=pg_sleep(30)%20IS%20NOT%20NULL")), "SELECT"),
+        // pgdoor's own reads of a page run on the catalog connection.
+        ("a page", client().get(api("tables/slow/rows")), "SELECT count(*) FROM \"public\".\"slow\""),
     ] {
         let leaving = request
             .header("x-session-id", tab.session.as_deref().unwrap())

@@ -67,7 +67,10 @@ fn fixture() -> &'static Fixture {
                  CREATE TABLE public.grown AS SELECT g AS id FROM generate_series(1, 100000) g;
                  ALTER TABLE public.grown SET (autovacuum_enabled = false);
                  ANALYZE public.grown;
-                 INSERT INTO public.grown SELECT g FROM generate_series(100001, 105000) g;"
+                 INSERT INTO public.grown SELECT g FROM generate_series(100001, 105000) g;
+                 CREATE TABLE public.ledger(id int PRIMARY KEY, amount int);
+                 INSERT INTO public.ledger SELECT g, g * 7919 % 1000 FROM generate_series(1, 120000) g;
+                 ANALYZE public.ledger;"
             ),
         );
         let other = c.create_database(roles::TRUST);
@@ -220,6 +223,12 @@ fn foreign_keys_link_both_ways_back_and_forward_move_between_views_and_structure
         "SELECT relispopulated FROM pg_class WHERE oid = '\"Ünï schema\".trip_counts'::regclass",
     );
     assert_eq!(populated, "t");
+}
+
+#[test]
+fn a_big_table_pages_by_key_to_its_last_page_and_a_slow_sort_warns_and_can_be_cancelled() {
+    let (door, _backend) = start_door(&[]);
+    scenario("bigtable", &door.base, &[]);
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod dump;
 mod error;
 mod export;
 mod info;
+mod paging;
 mod plan;
 mod query;
 mod routes;
@@ -22,10 +23,13 @@ mod structure;
 pub(crate) mod fuzzing {
     use crate::http::Request;
 
-    /// The rows route's SELECT for `request`, and whether its condition is
-    /// pgweb's raw `where`; `None` when the parameters are refused.
+    /// The rows route's SELECT for `request` on a table keyed by `id`, and
+    /// whether its condition is pgweb's raw `where`; `None` when the
+    /// parameters are refused.
     pub fn rows_sql(request: &Request, table: &str) -> Option<(String, bool)> {
-        super::rows::Page::plan(request, table, 10_000).ok().map(|page| (page.select(), page.raw_where))
+        let page = super::rows::Page::plan(request, table, 10_000).ok()?;
+        let key = if page.raw_where { Vec::new() } else { vec!["id".to_owned()] };
+        page.select(&key, page.limit).ok().map(|select| (select.sql, page.raw_where))
     }
 
     /// The statement a download link carries.

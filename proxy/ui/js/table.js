@@ -16,6 +16,8 @@ const OPERATORS = [
   ['like', 'like'], ['ilike', 'ilike'], ['null', 'is null'], ['not_null', 'is not null'],
 ];
 const PAGE_SIZES = [50, 100, 500, 1000];
+/** Tables this big show the planner's estimate, and a sort no index serves warns first (as the rows route). */
+const BIG_TABLE = 100_000;
 
 /** Draws the object view into `main`. */
 export function render(main, object) {
@@ -110,33 +112,82 @@ onReload(forgetTables);
 /** What the last Apply did, shown above the grid once. */
 let lastReport = null;
 
-async function rows(body, object, path) {
-  const perPage = state.perPage || 100;
-  const page = state.page || 1;
+/** The rows route's parameters for page `page` of the view on screen. */
+function pageParams(path, perPage, page) {
   const params = selection();
   params.set('limit', perPage);
   params.set('offset', (page - 1) * perPage);
+  return params;
+}
+
+/**
+ * How the page the pager went to is found: by its neighbour's key (`after`,
+ * `before`) or as the last page, where the rows are in primary-key order.
+ * It holds for that page of that view only (`at`); a reload of it, after an
+ * edit say, finds it the same way. Any other page goes by offset.
+ */
+let cursor = null;
+
+async function rows(body, object, path, signal) {
+  const perPage = state.perPage || 100;
+  const page = state.page || 1;
+  const params = pageParams(path, perPage, page);
+  const at = `${path}?${params}`;
+  if (cursor?.at === at) params.set(...cursor.by);
   let data;
   let facts;
   let structure;
   try {
-    [data, facts, structure] = await Promise.all([call(`tables/${path}/rows?${params}`), editing(object, path),
+    [data, facts, structure] = await Promise.all([call(`tables/${path}/rows?${params}`, { signal }), editing(object, path),
       structures.structureOf(path).catch(() => null)]);
   } catch (error) {
     if (error instanceof ApiError) fill(body, toolbar(object, path, state.columns || []), errorBox(error));
     return;
   }
+  const p = data.pagination;
   state.columns = data.columns;
+  if (p.page !== page) {
+    // The last page's number, or page 1 reached by key: the database knows best.
+    state.page = p.page;
+    if (cursor?.at === at) cursor.at = `${path}?${pageParams(path, perPage, p.page)}`;
+  }
   save();
   const reload = () => rows(body, object, path);
-  const p = data.pagination;
-  const go = (n) => { state.page = Math.max(1, n); save(); reload(); };
+  const go = (n, by) => {
+    state.page = Math.max(1, n);
+    cursor = by ? { at: `${path}?${pageParams(path, perPage, state.page)}`, by } : null;
+    save();
+    reload();
+  };
   const sort = (column) => {
+    const was = { sort: state.sort, page: state.page };
     const same = state.sort && state.sort.column === column;
     state.sort = same && state.sort.order === 'ASC' ? { column, order: 'DESC' } : same ? null : { column, order: 'ASC' };
     state.page = 1;
     save();
-    reload();
+    if (!state.sort || !(p.table_estimate >= BIG_TABLE) || p.indexed_columns?.includes(column)) {
+      reload();
+      return;
+    }
+    // No index leads with the column: the database reads and sorts the
+    // whole table. Say so, and let the person call it off.
+    const controller = new AbortController();
+    const trigger = document.activeElement;
+    const cancel = h('button', {
+      onclick: () => {
+        // The rows on screen are still those of the sort before: they stay.
+        controller.abort();
+        Object.assign(state, was);
+        save();
+        warning.remove();
+        if (trigger?.isConnected) trigger.focus();
+      },
+    }, 'Cancel the sort');
+    const warning = h('p', { class: 'warning slow-sort', role: 'alert' },
+      `Sorting ≈ ${count(p.table_estimate)} rows by ${column}, which no index leads with: the database reads and sorts the whole table, which may be slow.`, cancel);
+    body.prepend(warning);
+    cancel.focus();
+    rows(body, object, path, controller.signal);
   };
   const types = facts ? data.columns.map((c) => facts.columns.find((f) => f.name === c)?.type || '') : [];
   const editable = facts?.editable ? edits.stagedFor(path, facts) : null;
@@ -286,7 +337,11 @@ function related(structure, holder, valueAt) {
     h('span', { class: 'muted' }, `Referenced by ${refs.map((r) => `${r.schema}.${r.table}`).join(', ')}.`), links), panel);
 }
 
-/** First, previous, a page field, next and last; the count, and an exact count where it is an estimate. */
+/**
+ * First, previous, a page field, next and last; the count, and an exact
+ * count where it is an estimate. On a primary-key order, previous, next and
+ * last go by key, however deep the page.
+ */
 function pager(p, page, perPage, go, path) {
   const pages = Math.max(p.pages_count, 1);
   const field = h('input', {
@@ -298,8 +353,9 @@ function pager(p, page, perPage, go, path) {
   };
   field.addEventListener('keydown', (e) => { if (e.key === 'Enter') jump(); });
   field.addEventListener('change', jump);
+  const byKey = (name, key) => p.keyset && [name, JSON.stringify(key)];
   const last = async () => {
-    if (!p.estimated) return go(pages);
+    if (p.keyset || !p.estimated) return go(pages, p.keyset && ['page', 'last']);
     // The estimate's last page may not be the real one: count first.
     state.exact = true;
     const params = selection();
@@ -315,10 +371,10 @@ function pager(p, page, perPage, go, path) {
     ? [`≈ ${count(p.rows_count)} rows (the planner's estimate) `, h('button', { onclick: () => { state.exact = true; go(page); } }, 'Count exactly')]
     : `${count(p.rows_count)} row${p.rows_count === 1 ? '' : 's'}`;
   return h('div', { class: 'pager', role: 'navigation', 'aria-label': 'Pages' },
-    h('button', { onclick: () => go(1), disabled: page <= 1, 'aria-label': 'First page' }, '«'),
-    h('button', { onclick: () => go(page - 1), disabled: page <= 1, 'aria-label': 'Previous page' }, '‹'),
+    h('button', { onclick: () => go(1), disabled: !p.has_previous, 'aria-label': 'First page' }, '«'),
+    h('button', { onclick: () => go(page - 1, byKey('before', p.keyset?.first)), disabled: !p.has_previous, 'aria-label': 'Previous page' }, '‹'),
     h('span', { 'aria-live': 'polite' }, 'Page ', field, ` of ${p.estimated ? '≈ ' : ''}${count(pages)} · `, total),
-    h('button', { onclick: () => go(page + 1), disabled: !p.has_more, 'aria-label': 'Next page' }, '›'),
+    h('button', { onclick: () => go(page + 1, byKey('after', p.keyset?.last)), disabled: !p.has_more, 'aria-label': 'Next page' }, '›'),
     h('button', { onclick: last, disabled: !p.has_more, 'aria-label': 'Last page' }, '»'),
     h('label', {}, 'Per page ', h('select', {
       onchange: (e) => { state.perPage = Number(e.target.value); state.page = 1; save(); go(1); },
