@@ -54,11 +54,14 @@ pub async fn schemas(app: &App, session: &Session, request: &Request) -> Result<
     Ok(Response::json(200, &names))
 }
 
+/// A relation's kind as the objects map names it.
+const RELKIND_NAME: &str = "CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized_view' \
+     WHEN 'S' THEN 'sequence' ELSE 'table' END";
+
 /// The objects a person can browse: `oid`, schema, name, kind.
 fn listing() -> String {
     format!(
-        "SELECT c.oid::text AS oid, n.nspname, c.relname AS name, CASE c.relkind WHEN 'v' THEN 'view' \
-         WHEN 'm' THEN 'materialized_view' WHEN 'S' THEN 'sequence' ELSE 'table' END AS kind \
+        "SELECT c.oid::text AS oid, n.nspname, c.relname AS name, {RELKIND_NAME} AS kind \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND {SYSTEM_SCHEMAS} AND has_schema_privilege(n.oid, 'USAGE') \
          UNION ALL \
@@ -106,7 +109,15 @@ pub async fn objects(app: &App, session: &Session, request: &Request) -> Result<
         Some(other) => return Err(ApiError::BadParam(format!("summary must be true, not \"{other}\""))),
     };
     if summary {
-        let sql = format!("SELECT o.nspname, o.kind, count(*)::int8 FROM ({}) o GROUP BY 1, 2 ORDER BY 1", listing());
+        // Counted per schema first, so the schema's rules are checked once per schema, not per object.
+        let sql = format!(
+            "SELECT n.nspname, k.kind, k.count FROM ( \
+               SELECT c.relnamespace AS ns, {RELKIND_NAME} AS kind, count(*)::int8 FROM pg_class c \
+               WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') GROUP BY 1, 2 \
+               UNION ALL SELECT p.pronamespace, 'function', count(*)::int8 FROM pg_proc p GROUP BY 1) k \
+             JOIN pg_namespace n ON n.oid = k.ns \
+             WHERE {SYSTEM_SCHEMAS} AND has_schema_privilege(n.oid, 'USAGE') ORDER BY 1"
+        );
         let set = access::catalog(app, session, request, &sql, &[]).await?;
         let mut counts: BTreeMap<String, BTreeMap<&str, Value>> = BTreeMap::new();
         for row in set.rows {
