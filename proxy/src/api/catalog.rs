@@ -130,17 +130,15 @@ pub async fn objects(app: &App, session: &Session, request: &Request) -> Result<
     }
     let schema = request.param("schema");
     let search = request.param("search").filter(|s| !s.is_empty());
-    let pattern =
-        search.as_ref().map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
     // One past the limit says whether there are more.
     let cap = search.as_ref().map(|_| (limit + 1).to_string());
     let sql = format!(
         "SELECT o.oid, o.nspname, o.name, o.kind FROM ({}) o \
-         WHERE ($1::text IS NULL OR o.nspname = $1) AND ($2::text IS NULL OR o.name ILIKE $2) \
+         WHERE ($1::text IS NULL OR o.nspname = $1) AND ($2::text IS NULL OR strpos(lower(o.name), lower($2)) > 0) \
          ORDER BY 2, 3 LIMIT $3::int8",
         listing()
     );
-    let params = [schema.as_deref(), pattern.as_deref(), cap.as_deref()];
+    let params = [schema.as_deref(), search.as_deref(), cap.as_deref()];
     // No name holds a NUL byte (PostgreSQL refuses one as text): such a schema or search matches nothing.
     let set = if [&schema, &search].into_iter().flatten().any(|name| name.contains('\0')) {
         crate::pg::ResultSet::default()
