@@ -67,9 +67,6 @@ pub fn run(config: DoorConfig) -> Result<(), StartError> {
             AuditLog::open(path).map_err(|source| StartError::Audit { path: path.display().to_string(), source })
         })
         .transpose()?;
-    // Compressing the UI takes about a second: done now, on a thread of its
-    // own, rather than on the first page load after a start.
-    std::thread::spawn(crate::ui::prepare);
     if let Some(addr) = config.metrics_addr {
         drop(
             std::net::TcpListener::bind(addr)

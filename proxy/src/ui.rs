@@ -76,11 +76,6 @@ fn asset(name: &str, raw: Vec<u8>) -> Asset {
     Asset { content_type, raw: raw.into(), gzip: gzip.into(), brotli: brotli.into(), etag }
 }
 
-/// Compresses every file, once; later calls return at once.
-pub fn prepare() {
-    ui();
-}
-
 /// Answers `/` and `/assets/<version>/<file>`; `None` for any other path.
 pub fn handle(request: &Request, frame_ancestors: &str) -> Option<Response> {
     let ui = ui();

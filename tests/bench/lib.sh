@@ -17,8 +17,8 @@ bench_free_port() {
 }
 
 # Waits (up to 10 s) until pgdoor at base URL $1 answers /healthz, then
-# until its UI is compressed (a thread does it at start; the page waits for
-# it), so no measure shares the machine with that second of work.
+# loads its page once: the first load compresses the UI (about a second),
+# which no measure should include or share the machine with.
 bench_wait_healthy() {
     for _ in $(seq 100); do
         curl -sf "$1/healthz" >/dev/null && { curl -s -o /dev/null "$1/"; return; }
