@@ -223,9 +223,7 @@ struct Facts {
 /// Reads a table's [`Facts`] in one catalog query.
 async fn facts(app: &App, session: &Session, request: &Request, table: &TableRef) -> Result<Facts, ApiError> {
     const SQL: &str = "SELECT c.reltuples::bigint, \
-         (SELECT json_agg(a.attname ORDER BY k.n) FILTER (WHERE NOT EXISTS ( \
-              SELECT FROM pg_attribute b, unnest(i.indkey::int2[]) WITH ORDINALITY j(attnum, n) \
-              WHERE b.attrelid = c.oid AND b.attnum = j.attnum AND j.n <= i.indnkeyatts AND b.atttypid = 'bytea'::regtype)) \
+         (SELECT CASE WHEN NOT bool_or(a.atttypid = 'bytea'::regtype) THEN json_agg(a.attname ORDER BY k.n) END \
           FROM pg_index i, unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, n), pg_attribute a \
           WHERE i.indrelid = c.oid AND i.indisprimary AND k.n <= i.indnkeyatts \
             AND a.attrelid = c.oid AND a.attnum = k.attnum), \
@@ -238,11 +236,7 @@ async fn facts(app: &App, session: &Session, request: &Request, table: &TableRef
     let names = |v: Option<&Value>| -> Vec<String> {
         v.and_then(Value::as_str).and_then(|json| serde_json::from_str(json).ok()).unwrap_or_default()
     };
-    Ok(Facts {
-        reltuples: first_number(std::slice::from_ref(row)),
-        primary_key: names(row.get(1)),
-        indexed: names(row.get(2)),
-    })
+    Ok(Facts { reltuples: first_number(&found.rows), primary_key: names(row.get(1)), indexed: names(row.get(2)) })
 }
 
 /// The planner's row estimate for a table never analyzed, whose

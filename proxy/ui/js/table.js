@@ -113,12 +113,15 @@ onReload(forgetTables);
 let lastReport = null;
 
 /** The rows route's parameters for page `page` of the view on screen. */
-function pageParams(path, perPage, page) {
+function pageParams(perPage, page) {
   const params = selection();
   params.set('limit', perPage);
   params.set('offset', (page - 1) * perPage);
   return params;
 }
+
+/** What names one page of one view, for the cursor that leads to it. */
+const pageKey = (path, perPage, page) => `${path}?${pageParams(perPage, page)}`;
 
 /**
  * How the page the pager went to is found: by its neighbour's key (`after`,
@@ -131,8 +134,8 @@ let cursor = null;
 async function rows(body, object, path, signal) {
   const perPage = state.perPage || 100;
   const page = state.page || 1;
-  const params = pageParams(path, perPage, page);
-  const at = `${path}?${params}`;
+  const params = pageParams(perPage, page);
+  const at = pageKey(path, perPage, page);
   if (cursor?.at === at) params.set(...cursor.by);
   let data;
   let facts;
@@ -149,13 +152,13 @@ async function rows(body, object, path, signal) {
   if (p.page !== page) {
     // The last page's number, or page 1 reached by key: the database knows best.
     state.page = p.page;
-    if (cursor?.at === at) cursor.at = `${path}?${pageParams(path, perPage, p.page)}`;
+    if (cursor?.at === at) cursor.at = pageKey(path, perPage, p.page);
   }
   save();
   const reload = () => rows(body, object, path);
   const go = (n, by) => {
     state.page = Math.max(1, n);
-    cursor = by ? { at: `${path}?${pageParams(path, perPage, state.page)}`, by } : null;
+    cursor = by ? { at: pageKey(path, perPage, state.page), by } : null;
     save();
     reload();
   };
